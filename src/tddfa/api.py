@@ -1,0 +1,133 @@
+"""The public API: ``FaceAligner`` turns an image into a list of :class:`Face`.
+
+image (H, W, 3 BGR uint8) -> detect -> roi -> crop (N, 120, 120, 3) -> regress (N, 62)
+-> reconstruct (sparse 68 / dense V, image frame) -> pose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError
+from .facemodel import FaceModel
+from .geometry import camera_to_image, crop_faces, normalize, pose_from_camera, roi_from_box, roi_from_landmarks
+from .io.images import read_image, to_bgr
+from .runtime.onnx import OnnxRegressor
+from .runtime.registry import RegressorSpec, resolve_regressor
+
+
+@dataclass
+class Face:
+    """One aligned face. Image frame: x right, y down, pixels; z towards the viewer (same scale)."""
+
+    box: np.ndarray  # (4,) x1, y1, x2, y2 (detector box, or the ROI when none)
+    score: float
+    roi: np.ndarray  # (4,) the square crop region used
+    params: np.ndarray  # (62,) unwhitened parameters: camera (12), shape (40), expression (10)
+    landmarks_3d: np.ndarray  # (68, 3)
+    pose: np.ndarray  # (3,) yaw, pitch, roll in degrees
+    _face_model: FaceModel | None = field(default=None, repr=False)
+    _vertices: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def landmarks_2d(self) -> np.ndarray:
+        return self.landmarks_3d[:, :2]
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """Dense vertices ``(V, 3)`` in the image frame, computed on first access."""
+        if self._vertices is None:
+            if self._face_model is None or self._face_model.triangles.shape[0] == 0:
+                raise InputError("this model has no dense face model (sparse keypoints only)")
+            cam = self._face_model.reconstruct(self.params[None])
+            self._vertices = camera_to_image(cam, self.roi[None])[0]
+        return self._vertices
+
+    def to_dict(self) -> dict:
+        yaw, pitch, roll = (float(v) for v in self.pose)
+        return {"box": [float(v) for v in self.box], "score": float(self.score),
+                "roi": [float(v) for v in self.roi], "params": [float(v) for v in self.params],
+                "landmarks_2d": self.landmarks_2d.round(3).tolist(), "landmarks_3d": self.landmarks_3d.round(3).tolist(),
+                "pose": {"yaw": yaw, "pitch": pitch, "roll": roll}}
+
+
+class Regressor:
+    """ONNX regressor plus its parameter statistics: uint8 crops ``(N, S, S, 3)`` -> params ``(N, 62)``."""
+
+    def __init__(self, spec: RegressorSpec, threads: int = 1):
+        self.spec = spec
+        self.net = OnnxRegressor(spec.onnx, threads=threads)
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        out = self.net(normalize(crops))
+        return out * self.spec.param_std + self.spec.param_mean
+
+
+class FaceAligner:
+    """Detect faces and regress their 3DMM parameters.
+
+    Args:
+        model: regressor name or path (see :func:`tddfa.runtime.registry.resolve_regressor`).
+        detector: ``"default"``, a detector spec string, or a callable ``img -> (N, 5)`` boxes+scores.
+        threads: ONNX Runtime intra-op threads per session.
+        max_faces: keep at most this many faces (largest first).
+    """
+
+    def __init__(self, model: str | Path = "default", detector: str | Callable | None = "default",
+                 threads: int = 1, max_faces: int | None = None, face_model: FaceModel | None = None):
+        self.spec = resolve_regressor(model)
+        self.regressor = Regressor(self.spec, threads=threads)
+        self.face_model = face_model or self.spec.load_face_model()
+        self.threads = threads
+        self.max_faces = max_faces
+        self._detector_spec = detector
+        self._detector: Callable | None = detector if callable(detector) else None
+
+    @property
+    def detector(self) -> Callable:
+        if self._detector is None:
+            from .detect import load_detector
+
+            self._detector = load_detector(self._detector_spec or "default", threads=self.threads)
+        return self._detector
+
+    def __call__(self, image: np.ndarray | str | Path) -> list[Face]:
+        img = read_image(image) if isinstance(image, (str, Path)) else to_bgr(image)
+        dets = np.asarray(self.detector(img), np.float32).reshape(-1, 5)
+        if self.max_faces is not None and len(dets) > self.max_faces:
+            area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
+            dets = dets[np.argsort(-area)[: self.max_faces]]
+        return self.align(img, boxes=dets[:, :4], scores=dets[:, 4])
+
+    def align(self, image: np.ndarray, boxes: np.ndarray | None = None, rois: np.ndarray | None = None,
+              landmarks: np.ndarray | None = None, scores: np.ndarray | None = None) -> list[Face]:
+        """Regress faces given detector ``boxes`` ``(N, 4)``, square ``rois`` or previous ``landmarks`` ``(N, 68, 2)``."""
+        img = to_bgr(image)
+        if rois is None:
+            if landmarks is not None:
+                rois = roi_from_landmarks(landmarks)
+            elif boxes is not None:
+                rois = roi_from_box(boxes)
+            else:
+                raise ValueError("give boxes, rois or landmarks")
+        rois = np.asarray(rois, np.float64).reshape(-1, 4)
+        if boxes is None:
+            boxes = rois
+        n = rois.shape[0]
+        if n == 0:
+            return []
+        params = self.regress(img, rois)
+        lms = camera_to_image(self.face_model.reconstruct(params, sparse=True), rois, self.spec.input_size)
+        poses = pose_from_camera(params[:, :12])
+        scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
+        return [Face(box=np.asarray(boxes[i], np.float32), score=float(scores[i]), roi=rois[i].astype(np.float32),
+                     params=params[i], landmarks_3d=lms[i], pose=poses[i].astype(np.float32),
+                     _face_model=self.face_model) for i in range(n)]
+
+    def regress(self, image: np.ndarray, rois: np.ndarray) -> np.ndarray:
+        """All faces of a frame in one batched network call: ``(N, 62)`` unwhitened parameters."""
+        crops = crop_faces(image, rois, self.spec.input_size)
+        return self.regressor(crops).astype(np.float32)
