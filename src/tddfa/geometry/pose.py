@@ -1,10 +1,11 @@
 """Head pose (yaw, pitch, roll in degrees) from the 3x4 camera, in the AFLW2000-3D convention.
 
-Convention: the camera's rotation (scale removed) is ``R = Rx(pitch) @ Ry(yaw) @ Rz(roll)`` with the
-standard right-handed rotation matrices below; this equals AFLW2000-3D's ground truth
-``Rx(pitch)^T Ry(yaw)^T Rz(roll)^T`` written with its own (transposed) matrices. In the crop frame
-(x right, y up, z towards the viewer) positive yaw turns the face to the image's left... see
-docs/FRAMES.md for the signs checked against AFLW2000-3D.
+Convention (one function pair owns it): the camera's rotation, scale removed, is
+``R = Rx(pitch)^T @ Ry(yaw)^T @ Rz(roll)^T`` with the standard right-handed rotation matrices, i.e.
+``R^T = Rz(roll) Ry(yaw) Rx(pitch)``. This is AFLW2000-3D's ground truth (checked against ``Pose_Para``,
+see docs/FRAMES.md). In the crop's camera frame (x right, y up, z towards the viewer) the angles read:
+positive yaw = the face turns towards the image's left, positive pitch = the face looks down,
+positive roll = the face tilts clockwise in the image... (signs as AFLW2000-3D's; tested on its images).
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ def _rz(a):
 
 
 def angles_to_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """``(3, 3)`` rotation from angles in degrees."""
+    """``(3, 3)`` rotation from angles in degrees: ``Rx(pitch)^T Ry(yaw)^T Rz(roll)^T``."""
     y, p, r = np.radians([yaw, pitch, roll])
-    return _rx(p) @ _ry(y) @ _rz(r)
+    return (_rz(r) @ _ry(y) @ _rx(p)).T
 
 
 def rotation_to_angles(R: np.ndarray) -> np.ndarray:
@@ -38,10 +39,11 @@ def rotation_to_angles(R: np.ndarray) -> np.ndarray:
     Yaw is in [-90, 90]; at |yaw| = 90 (gimbal lock) roll is set to 0 and pitch absorbs the rest.
     """
     R = np.asarray(R, np.float64)
-    yaw = np.arcsin(np.clip(R[..., 0, 2], -1.0, 1.0))
+    # R^T = Rz(roll) Ry(yaw) Rx(pitch): R[0,2] = -sin(yaw), R[1,2] = cos(yaw) sin(pitch), R[0,1] = sin(roll) cos(yaw)
+    yaw = np.arcsin(np.clip(-R[..., 0, 2], -1.0, 1.0))
     locked = np.abs(R[..., 0, 2]) > 1 - 1e-9
-    pitch = np.where(locked, np.arctan2(R[..., 2, 1], R[..., 1, 1]), np.arctan2(-R[..., 1, 2], R[..., 2, 2]))
-    roll = np.where(locked, 0.0, np.arctan2(-R[..., 0, 1], R[..., 0, 0]))
+    pitch = np.where(locked, np.arctan2(-R[..., 0, 2] * R[..., 1, 0], R[..., 1, 1]), np.arctan2(R[..., 1, 2], R[..., 2, 2]))
+    roll = np.where(locked, 0.0, np.arctan2(R[..., 0, 1], R[..., 0, 0]))
     return np.degrees(np.stack([yaw, pitch, roll], axis=-1))
 
 

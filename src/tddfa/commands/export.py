@@ -1,0 +1,185 @@
+"""``tddfa export``: a PyTorch network (ours or a 3DDFA_V2 checkpoint) to ONNX with a dynamic batch dimension.
+
+Regressors (``mb1``, ``mb05``, ``mobilenet_v3``, ``resnet22``) get a sibling ``OUT.json`` with their input
+spec and 62-d parameter statistics when those are known (our checkpoints carry them; 3DDFA_V2's come from
+``--reference DIR``), so ``tddfa --model OUT.onnx`` and ``tddfa.runtime.registry`` can load the result.
+FaceBoxes exports with dynamic batch, height and width.
+
+Examples::
+
+    tddfa export --arch mb05 --reference ../shared/data/reference/3ddfa_v2 -o mb05.onnx
+    tddfa export --arch faceboxes --reference ../shared/data/reference/3ddfa_v2 -o faceboxes.onnx
+    tddfa export --arch mb1 --weights runs/mb1/best.pth -o mb1.onnx --check
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ModelNotAvailableError
+
+REGRESSORS = ("mb1", "mb05", "mobilenet_v3", "resnet22")
+# file names of 3DDFA_V2's weights inside a reference directory
+REFERENCE_FILES = {"mb05": "mb05_120x120.pth", "mb1": "mb1_120x120.pth", "faceboxes": "FaceBoxesProd.pth"}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ModelNotAvailableError("export needs PyTorch: pip install 'tddfa[train]'") from None
+    return torch
+
+
+def _weights_path(arch: str, weights: str | None, reference: str | None) -> Path | None:
+    if weights:
+        p = Path(weights)
+        if not p.is_file():
+            raise InputError(f"weights file not found: {p}")
+        return p
+    if reference:
+        name = REFERENCE_FILES.get(arch)
+        p = Path(reference) / name if name else None
+        if p is None or not p.is_file():
+            raise ModelNotAvailableError(f"no 3DDFA_V2 weights for {arch} in {reference} "
+                                         f"(expected {name or 'none for this architecture'}); use --weights FILE")
+        return p
+    return None
+
+
+def build_regressor(arch: str, weights: Path | None):
+    """The network (eval mode) and the sidecar config its checkpoint carries (``None`` for 3DDFA_V2 weights)."""
+    torch = _torch()
+    from ..nets import create_model
+    from ..nets.checkpoint import load_checkpoint
+
+    model = create_model(arch)
+    config = None
+    if weights is not None:
+        ck = torch.load(weights, map_location="cpu", weights_only=False)
+        if isinstance(ck, dict) and "config" in ck:
+            config = dict(ck["config"])
+            if config.get("arch", arch) != arch:
+                raise InputError(f"{weights} holds a {config['arch']!r} network, not {arch!r}: pass --arch {config['arch']}")
+        try:
+            load_checkpoint(model, weights)
+        except RuntimeError as exc:  # missing/unexpected keys or shape mismatch
+            first = str(exc).strip().splitlines()[0]
+            raise InputError(f"{weights} does not fit a {arch} network: {first}") from None
+    return model.eval(), config
+
+
+def build_faceboxes(weights: Path | None):
+    try:
+        from ..nets.faceboxes import FaceBoxesNet, load_faceboxes
+    except ImportError:
+        raise ModelNotAvailableError("this version has no FaceBoxes network (tddfa.nets.faceboxes)") from None
+    if weights is None:
+        return FaceBoxesNet().eval()
+    try:
+        return load_faceboxes(weights)
+    except RuntimeError as exc:
+        raise InputError(f"{weights} does not fit FaceBoxes: {str(exc).strip().splitlines()[0]}") from None
+
+
+def regressor_sidecar(arch: str, config: dict | None, reference: str | None, name: str) -> dict | None:
+    """The JSON that ``tddfa.runtime.registry`` reads next to an ``.onnx`` (None when the statistics are unknown)."""
+    if config is not None:
+        if "param_mean" not in config or "param_std" not in config:
+            return None
+        return {"name": name, "arch": arch, "input_size": int(config.get("input_size", 120)),
+                "param_mean": np.asarray(config["param_mean"], float).tolist(),
+                "param_std": np.asarray(config["param_std"], float).tolist(),
+                "face_model": config.get("face_model", "bfm")}
+    if reference:
+        from ..facemodel.provision import safe_unpickle
+
+        stats_file = Path(reference) / "param_mean_std_62d_120x120.pkl"
+        if not stats_file.is_file():
+            return None
+        stats = safe_unpickle(stats_file.read_bytes())
+        return {"name": name, "arch": arch, "input_size": 120,
+                "param_mean": np.asarray(stats["mean"], float).tolist(),
+                "param_std": np.asarray(stats["std"], float).tolist(),
+                "face_model": f"reference:{Path(reference).resolve()}"}
+    return None
+
+
+def export_network(arch: str, out: Path, weights: Path | None = None, reference: str | None = None,
+                   opset: int = 17, input_size: int = 120) -> tuple[Path, dict | None]:
+    """Export one network; returns the ONNX path and the sidecar written next to it (or None)."""
+    if arch == "faceboxes":
+        from ..nets.faceboxes import export_faceboxes_onnx
+
+        return export_faceboxes_onnx(build_faceboxes(weights), out, opset=opset), None
+    if arch not in REGRESSORS:
+        raise InputError(f"unknown architecture {arch!r}; choose from {', '.join(REGRESSORS + ('faceboxes',))}")
+    from ..runtime.onnx import export_onnx
+
+    model, config = build_regressor(arch, weights)
+    size = int(config.get("input_size", input_size)) if config else input_size
+    tmp = out.with_name(out.stem + ".tmp.onnx")
+    export_onnx(model, tmp, (1, 3, size, size), opset=opset)
+    tmp.replace(out)  # a half-written file never looks like a model
+    side = regressor_sidecar(arch, config, reference if weights is None or config is None else None, out.stem)
+    if side is not None:
+        out.with_suffix(".json").write_text(json.dumps(side))
+    return out, side
+
+
+def check_export(arch: str, onnx_path: Path, weights: Path | None, n: int = 4, seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime and torch on ``n`` random inputs (a quick self-check)."""
+    torch = _torch()
+    from ..runtime.onnx import make_session
+
+    rng = np.random.default_rng(seed)
+    if arch == "faceboxes":
+        model = build_faceboxes(weights)
+        x = rng.uniform(-1, 1, (n, 3, 240, 320)).astype(np.float32)
+        with torch.no_grad():
+            loc, logits = model(torch.from_numpy(x))
+            ref = [loc.numpy(), torch.softmax(logits, -1)[..., 1].numpy()]
+    else:
+        model, _ = build_regressor(arch, weights)
+        x = rng.uniform(-1, 1, (n, 3, 120, 120)).astype(np.float32)
+        with torch.no_grad():
+            ref = [model(torch.from_numpy(x)).numpy()]
+    sess = make_session(onnx_path, threads=1)
+    got = sess.run(None, {sess.get_inputs()[0].name: x})
+    return max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+
+
+def _run(args: argparse.Namespace) -> int:
+    weights = _weights_path(args.arch, args.weights, args.reference)
+    if weights is None and not args.random_init:
+        raise InputError("give --weights FILE.pth or --reference DIR (or --random-init for an untrained network)")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path, side = export_network(args.arch, out, weights, args.reference, opset=args.opset)
+    print(f"wrote {path} ({args.arch}, {'weights ' + str(weights) if weights else 'random init'})")
+    if side is not None:
+        print(f"wrote {path.with_suffix('.json')} (input spec and parameter statistics)")
+    elif args.arch != "faceboxes":
+        print("note: no parameter statistics known (pass --reference DIR for 3DDFA_V2 weights); no .json written")
+    if args.check:
+        diff = check_export(args.arch, path, weights)
+        print(f"ONNX Runtime vs torch: max abs diff {diff:.2e}")
+        if diff >= 1e-4:
+            return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a network (regressor or FaceBoxes) to ONNX (needs PyTorch)")
+    p.add_argument("--arch", required=True, choices=REGRESSORS + ("faceboxes",), help="network architecture")
+    p.add_argument("--weights", metavar="FILE.pth", help="checkpoint: ours or 3DDFA_V2's")
+    p.add_argument("--reference", metavar="DIR",
+                   help="3DDFA_V2 directory: its mb05 / FaceBoxes weights and 62-d parameter statistics")
+    p.add_argument("--random-init", action="store_true", help="export an untrained network (benchmarks, tests)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
+    p.set_defaults(func=_run)

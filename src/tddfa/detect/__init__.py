@@ -1,0 +1,93 @@
+"""Face detection: FaceBoxes on ONNX Runtime (numpy priors, decoding and NMS; no torch at run time).
+
+``load_detector(spec)`` resolves:
+
+* ``"default"``: our trained weights shipped as ``tddfa/models/faceboxes.onnx`` (+ ``faceboxes.json``);
+* ``"reference:DIR"`` or a directory: 3DDFA_V2's ``FaceBoxesProd.pth`` in DIR, exported once to ONNX in
+  ``cache_dir()/reference/`` (needs torch the first time);
+* a path to a ``.onnx`` (optional sibling ``.json`` with thresholds) or to one of our ``.pth`` checkpoints.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import ModelNotAvailableError
+from .boxes import decode, encode, iou_matrix, nms
+from .faceboxes import FaceBoxesDetector, InputPolicy
+from .priors import prior_boxes
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_ONNX = MODELS_DIR / "faceboxes.onnx"
+REFERENCE_PTH = "FaceBoxesProd.pth"
+
+__all__ = ["FaceBoxesDetector", "InputPolicy", "load_detector", "decode", "encode", "iou_matrix", "nms",
+           "prior_boxes", "export_pth_to_onnx"]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def export_pth_to_onnx(pth: Path, onnx: Path) -> Path:
+    """Export a FaceBoxes ``.pth`` (reference or ours) to ONNX (needs torch)."""
+    try:
+        from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
+    except ImportError:
+        raise ModelNotAvailableError(
+            f"converting {pth.name} to ONNX needs PyTorch: pip install 'tddfa[train]'") from None
+    return export_faceboxes_onnx(load_faceboxes(pth), onnx)
+
+
+def _cached_onnx(pth: Path, sub: str) -> Path:
+    if not pth.exists():
+        raise ModelNotAvailableError(f"detector weights not found: {pth}")
+    from ..facemodel.provision import cache_dir
+
+    onnx = cache_dir() / sub / f"{pth.stem}_{_digest(pth)}.onnx"
+    if not onnx.exists():
+        export_pth_to_onnx(pth, onnx)
+    return onnx
+
+
+def _settings(onnx: Path) -> dict:
+    """Thresholds / input policy from a sibling ``.json`` (our shipped model card data), if any."""
+    js = onnx.with_suffix(".json")
+    cfg = json.loads(js.read_text()) if js.exists() else {}
+    out = {k: cfg[k] for k in ("score_threshold", "nms_threshold") if k in cfg}
+    if "max_height" in cfg or "max_width" in cfg:
+        out["policy"] = InputPolicy(cfg.get("max_height", 720), cfg.get("max_width", 1080))
+    return out
+
+
+def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -> FaceBoxesDetector:
+    """A ready :class:`FaceBoxesDetector` for ``spec`` (see the module docstring). ``overrides`` (e.g.
+    ``score_threshold=0.3``) take precedence over the model's own settings."""
+    s = str(spec)
+    if s == "default":
+        if not DEFAULT_ONNX.exists():
+            raise ModelNotAvailableError(
+                "no trained face detector ships with this version yet; pass "
+                "detector='reference:/path/to/3ddfa_v2' (needs torch once), a .onnx/.pth file, or boxes")
+        onnx, name = DEFAULT_ONNX, "tddfa-faceboxes"
+    elif s.startswith("reference:") or Path(s).is_dir():
+        ref = Path(s.split(":", 1)[1] if s.startswith("reference:") else s)
+        onnx, name = _cached_onnx(ref / REFERENCE_PTH, "reference"), "reference-faceboxes"
+    else:
+        p = Path(s)
+        if p.suffix == ".onnx":
+            if not p.exists():
+                raise ModelNotAvailableError(f"detector model not found: {p}")
+            onnx = p
+        elif p.suffix in (".pth", ".pt"):
+            onnx = _cached_onnx(p, "detectors")
+            # settings of our checkpoints travel in a .json next to the .pth
+            if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
+                onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())
+        else:
+            raise ModelNotAvailableError(
+                f"unknown detector {s!r}: use 'default', 'reference:DIR', a directory, or a .onnx/.pth file")
+        name = p.stem
+    kw = {**_settings(onnx), **overrides}
+    return FaceBoxesDetector(onnx, threads=threads, name=name, **kw)
