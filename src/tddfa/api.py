@@ -5,15 +5,22 @@ image (H, W, 3 BGR uint8) -> detect -> roi -> crop (N, 120, 120, 3) -> regress (
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .errors import InputError
 from .facemodel import FaceModel
-from .geometry import camera_to_image, crop_faces, normalize, pose_from_camera, roi_from_box, roi_from_landmarks
+from .geometry import (
+    camera_to_image,
+    crop_faces,
+    normalize,
+    pose_from_camera,
+    roi_from_box,
+    roi_from_landmarks,
+)
 from .io.images import read_image, to_bgr
 from .runtime.onnx import OnnxRegressor
 from .runtime.registry import RegressorSpec, resolve_regressor
@@ -120,11 +127,22 @@ class FaceAligner:
         if n == 0:
             return []
         params = self.regress(img, rois)
-        lms = camera_to_image(self.face_model.reconstruct(params, sparse=True), rois, self.spec.input_size)
+        return self.faces_from_params(params, rois, boxes=boxes, scores=scores)
+
+    def faces_from_params(self, params: np.ndarray, rois: np.ndarray, boxes: np.ndarray | None = None,
+                          scores: np.ndarray | None = None, landmarks_3d: np.ndarray | None = None) -> list[Face]:
+        """:class:`Face` objects from regressed ``params`` ``(N, 62)`` and their crop ``rois`` ``(N, 4)``.
+
+        ``landmarks_3d`` ``(N, 68, 3)`` (image frame) may be passed when already reconstructed."""
+        rois = np.asarray(rois, np.float64).reshape(-1, 4)
+        n = rois.shape[0]
+        boxes = rois if boxes is None else np.asarray(boxes).reshape(-1, 4)
+        if landmarks_3d is None:
+            landmarks_3d = camera_to_image(self.face_model.reconstruct(params, sparse=True), rois, self.spec.input_size)
         poses = pose_from_camera(params[:, :12])
         scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
         return [Face(box=np.asarray(boxes[i], np.float32), score=float(scores[i]), roi=rois[i].astype(np.float32),
-                     params=params[i], landmarks_3d=lms[i], pose=poses[i].astype(np.float32),
+                     params=params[i], landmarks_3d=landmarks_3d[i], pose=poses[i].astype(np.float32),
                      _face_model=self.face_model) for i in range(n)]
 
     def regress(self, image: np.ndarray, rois: np.ndarray) -> np.ndarray:

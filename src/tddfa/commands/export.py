@@ -2,14 +2,16 @@
 
 Regressors (``mb1``, ``mb05``, ``mobilenet_v3``, ``resnet22``) get a sibling ``OUT.json`` with their input
 spec and 62-d parameter statistics when those are known (our checkpoints carry them; 3DDFA_V2's come from
-``--reference DIR``), so ``tddfa --model OUT.onnx`` and ``tddfa.runtime.registry`` can load the result.
-FaceBoxes exports with dynamic batch, height and width.
+``--reference DIR``), so ``FaceAligner(model="OUT.onnx")`` and ``tddfa eval aflw2000 --weights OUT.onnx``
+load the result. FaceBoxes exports with dynamic batch, height and width. ``--int8 PACK_300W`` also
+quantizes a regressor to INT8 (static, calibrated on the 300W train split; see ``benchmarks/README.md``).
 
 Examples::
 
     tddfa export --arch mb05 --reference ../shared/data/reference/3ddfa_v2 -o mb05.onnx
     tddfa export --arch faceboxes --reference ../shared/data/reference/3ddfa_v2 -o faceboxes.onnx
     tddfa export --arch mb1 --weights runs/mb1/best.pth -o mb1.onnx --check
+    tddfa export --arch mb05 --reference ../shared/data/reference/3ddfa_v2 --int8 ../shared/data/300w -o mb05_int8.onnx
 """
 from __future__ import annotations
 
@@ -50,6 +52,12 @@ def _weights_path(arch: str, weights: str | None, reference: str | None) -> Path
     return None
 
 
+def _first_problem(exc: Exception) -> str:
+    """The first informative line of torch's load_state_dict error (its first line only names the class)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:200]
+
+
 def build_regressor(arch: str, weights: Path | None):
     """The network (eval mode) and the sidecar config its checkpoint carries (``None`` for 3DDFA_V2 weights)."""
     torch = _torch()
@@ -63,12 +71,12 @@ def build_regressor(arch: str, weights: Path | None):
         if isinstance(ck, dict) and "config" in ck:
             config = dict(ck["config"])
             if config.get("arch", arch) != arch:
-                raise InputError(f"{weights} holds a {config['arch']!r} network, not {arch!r}: pass --arch {config['arch']}")
+                raise InputError(f"{weights} holds a {config['arch']!r} network, not {arch!r}: "
+                                 f"pass --arch {config['arch']}")
         try:
             load_checkpoint(model, weights)
         except RuntimeError as exc:  # missing/unexpected keys or shape mismatch
-            first = str(exc).strip().splitlines()[0]
-            raise InputError(f"{weights} does not fit a {arch} network: {first}") from None
+            raise InputError(f"{weights} does not fit a {arch} network: {_first_problem(exc)}") from None
     return model.eval(), config
 
 
@@ -82,7 +90,7 @@ def build_faceboxes(weights: Path | None):
     try:
         return load_faceboxes(weights)
     except RuntimeError as exc:
-        raise InputError(f"{weights} does not fit FaceBoxes: {str(exc).strip().splitlines()[0]}") from None
+        raise InputError(f"{weights} does not fit FaceBoxes: {_first_problem(exc)}") from None
 
 
 def regressor_sidecar(arch: str, config: dict | None, reference: str | None, name: str) -> dict | None:
@@ -108,48 +116,58 @@ def regressor_sidecar(arch: str, config: dict | None, reference: str | None, nam
     return None
 
 
+def load_network(arch: str, weights: Path | None):
+    """The torch network to export (eval mode) and the config its checkpoint carries (None otherwise)."""
+    if arch == "faceboxes":
+        return build_faceboxes(weights), None
+    if arch not in REGRESSORS:
+        raise InputError(f"unknown architecture {arch!r}; choose from {', '.join(REGRESSORS + ('faceboxes',))}")
+    return build_regressor(arch, weights)
+
+
 def export_network(arch: str, out: Path, weights: Path | None = None, reference: str | None = None,
-                   opset: int = 17, input_size: int = 120) -> tuple[Path, dict | None]:
-    """Export one network; returns the ONNX path and the sidecar written next to it (or None)."""
+                   opset: int = 17, input_size: int = 120, model=None,
+                   config: dict | None = None) -> tuple[Path, dict | None]:
+    """Export one network (``model`` with its checkpoint ``config`` if given, else built from ``weights``);
+    returns the ONNX path and the sidecar written next to it (or None)."""
+    if model is None:
+        model, config = load_network(arch, weights)
     if arch == "faceboxes":
         from ..nets.faceboxes import export_faceboxes_onnx
 
-        return export_faceboxes_onnx(build_faceboxes(weights), out, opset=opset), None
-    if arch not in REGRESSORS:
-        raise InputError(f"unknown architecture {arch!r}; choose from {', '.join(REGRESSORS + ('faceboxes',))}")
+        return export_faceboxes_onnx(model, out, opset=opset), None
     from ..runtime.onnx import export_onnx
 
-    model, config = build_regressor(arch, weights)
     size = int(config.get("input_size", input_size)) if config else input_size
     tmp = out.with_name(out.stem + ".tmp.onnx")
     export_onnx(model, tmp, (1, 3, size, size), opset=opset)
     tmp.replace(out)  # a half-written file never looks like a model
-    side = regressor_sidecar(arch, config, reference if weights is None or config is None else None, out.stem)
+    side = regressor_sidecar(arch, config, reference, out.stem)
     if side is not None:
         out.with_suffix(".json").write_text(json.dumps(side))
     return out, side
 
 
-def check_export(arch: str, onnx_path: Path, weights: Path | None, n: int = 4, seed: int = 0) -> float:
-    """Max abs difference between ONNX Runtime and torch on ``n`` random inputs (a quick self-check)."""
+def torch_outputs(arch: str, model, x: np.ndarray) -> list[np.ndarray]:
+    """What the exported graph should return for input ``x``: ``[params]`` or FaceBoxes' ``[loc, score]``."""
     torch = _torch()
+    with torch.no_grad():
+        if arch == "faceboxes":
+            loc, logits = model(torch.from_numpy(x))
+            return [loc.numpy(), torch.softmax(logits, -1)[..., 1].numpy()]
+        return [model(torch.from_numpy(x)).numpy()]
+
+
+def check_export(arch: str, model, onnx_path: Path, n: int = 4, seed: int = 0) -> float:
+    """Max abs difference between ONNX Runtime and torch on ``n`` random inputs (a quick self-check)."""
     from ..runtime.onnx import make_session
 
     rng = np.random.default_rng(seed)
-    if arch == "faceboxes":
-        model = build_faceboxes(weights)
-        x = rng.uniform(-1, 1, (n, 3, 240, 320)).astype(np.float32)
-        with torch.no_grad():
-            loc, logits = model(torch.from_numpy(x))
-            ref = [loc.numpy(), torch.softmax(logits, -1)[..., 1].numpy()]
-    else:
-        model, _ = build_regressor(arch, weights)
-        x = rng.uniform(-1, 1, (n, 3, 120, 120)).astype(np.float32)
-        with torch.no_grad():
-            ref = [model(torch.from_numpy(x)).numpy()]
+    shape = (n, 3, 240, 320) if arch == "faceboxes" else (n, 3, 120, 120)
+    x = rng.uniform(-1, 1, shape).astype(np.float32)
     sess = make_session(onnx_path, threads=1)
     got = sess.run(None, {sess.get_inputs()[0].name: x})
-    return max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
+    return max(float(np.abs(a - b).max()) for a, b in zip(torch_outputs(arch, model, x), got))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -158,14 +176,32 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("give --weights FILE.pth or --reference DIR (or --random-init for an untrained network)")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    path, side = export_network(args.arch, out, weights, args.reference, opset=args.opset)
+    model, config = load_network(args.arch, weights)
+    path, side = export_network(args.arch, out, weights, args.reference, opset=args.opset, model=model,
+                                config=config)
     print(f"wrote {path} ({args.arch}, {'weights ' + str(weights) if weights else 'random init'})")
     if side is not None:
         print(f"wrote {path.with_suffix('.json')} (input spec and parameter statistics)")
     elif args.arch != "faceboxes":
         print("note: no parameter statistics known (pass --reference DIR for 3DDFA_V2 weights); no .json written")
+    if args.int8:
+        if args.arch == "faceboxes":
+            raise InputError("--int8 is implemented for the regressors only")
+        from ..bench.quantize import pack_crops, quantize_regressor
+        from ..geometry import normalize
+
+        crops = normalize(pack_crops(args.int8, "train", step=args.calib_step)[0])
+        fp32 = path.with_name(path.stem + ".fp32.onnx")
+        path.replace(fp32)
+        # per-channel 7-bit weights (reduce_range): AVX2's u8 x s8 dot product saturates with full 8-bit
+        # weights, which cost 0.12 NME on 300W; with reduce_range the NME is unchanged (benchmarks/README.md)
+        quantize_regressor(fp32, path, crops, per_channel=True, reduce_range=True, fmt="QDQ")
+        print(f"quantized {path} to INT8 (static, calibrated on {len(crops)} 300W train crops); FP32 kept as {fp32}")
     if args.check:
-        diff = check_export(args.arch, path, weights)
+        if args.int8:
+            print("note: --check compares FP32 only; INT8 differs from torch by design")
+            path = path.with_name(path.stem + ".fp32.onnx")
+        diff = check_export(args.arch, model, path)
         print(f"ONNX Runtime vs torch: max abs diff {diff:.2e}")
         if diff >= 1e-4:
             return 1
@@ -182,4 +218,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime with torch on random inputs")
+    p.add_argument("--int8", metavar="PACK_300W",
+                   help="also quantize to INT8 (static), calibrated on the train split of this 300W pack")
+    p.add_argument("--calib-step", type=int, default=10, help="use every n-th train crop for calibration")
     p.set_defaults(func=_run)

@@ -68,8 +68,8 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
     if s == "default":
         if not DEFAULT_ONNX.exists():
             raise ModelNotAvailableError(
-                "no trained face detector ships with this version yet; pass "
-                "detector='reference:/path/to/3ddfa_v2' (needs torch once), a .onnx/.pth file, or boxes")
+                "no trained face detector ships with this version yet: use the 3DDFA_V2 one with "
+                "detector='reference:DIR' (CLI: --reference DIR; needs torch once) or a .onnx/.pth file")
         onnx, name = DEFAULT_ONNX, "tddfa-faceboxes"
     elif s.startswith("reference:") or Path(s).is_dir():
         ref = Path(s.split(":", 1)[1] if s.startswith("reference:") else s)

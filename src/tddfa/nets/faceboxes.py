@@ -11,6 +11,7 @@ wraps it for export and returns ``(loc, face_score (N,P))``.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -167,7 +168,8 @@ def export_faceboxes_onnx(net: FaceBoxesNet, path: str | Path, opset: int = 17) 
     axes = {"input": {0: "batch", 2: "height", 3: "width"}, "loc": {0: "batch", 1: "priors"},
             "score": {0: "batch", 1: "priors"}}
     tmp = p.with_suffix(".tmp.onnx")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is what we want here
         torch.onnx.export(model, dummy, str(tmp), input_names=["input"], output_names=["loc", "score"],
                           dynamic_axes=axes, opset_version=opset, dynamo=False)
     tmp.replace(p)  # atomic: a half-written file never looks like a model

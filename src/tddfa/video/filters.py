@@ -27,8 +27,9 @@ class OneEuroFilter:
         d_cutoff: cutoff (Hz) of the low-pass on the derivative.
 
     ``__call__(x, t, speed=None)``: ``x`` an array, ``t`` the time in seconds. The speed that opens the cutoff is
-    ``|dx/dt|`` per element unless ``speed`` (broadcastable to ``x``) is given: the caller can pass a speed in
-    scale-free units (e.g. face sizes per second) so one ``beta`` suits faces of every size and every channel.
+    ``|dx/dt|`` per element unless ``speed`` is given (an array broadcastable to ``x``, or a function of the filtered
+    derivative returning one): a speed in scale-free units (e.g. face sizes per second) lets one ``beta`` suit faces
+    of every size and every channel.
     """
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0):
@@ -40,7 +41,7 @@ class OneEuroFilter:
     def reset(self) -> None:
         self.x = self.dx = self.t = None
 
-    def __call__(self, x: np.ndarray, t: float, speed: np.ndarray | float | None = None) -> np.ndarray:
+    def __call__(self, x: np.ndarray, t: float, speed=None) -> np.ndarray:
         x = np.asarray(x, np.float64)
         if self.x is None or self.t is None or x.shape != self.x.shape:
             self.x, self.dx, self.t = x.copy(), np.zeros_like(x), float(t)
@@ -50,7 +51,10 @@ class OneEuroFilter:
             return self.x.copy()
         dx = (x - self.x) / dt
         self.dx = self.dx + _alpha(self.d_cutoff, dt) * (dx - self.dx)
-        v = np.abs(self.dx) if speed is None else np.asarray(speed, np.float64)
+        if speed is None:
+            v = np.abs(self.dx)
+        else:
+            v = np.asarray(speed(self.dx) if callable(speed) else speed, np.float64)
         a = _alpha(self.min_cutoff + self.beta * v, dt)
         self.x = self.x + a * (x - self.x)
         self.t = float(t)

@@ -1,0 +1,76 @@
+"""INT8 static quantization of a regressor with ONNX Runtime's tools, calibrated on 300W training crops.
+
+Calibration crops are cut as at run time (ROI from the 68 given landmarks, 120x120, ``(x - 127.5) / 128``)
+from the **train** split only; accuracy is then measured on the test split (see ``benchmarks/speedups.py``).
+Needs the ``onnx`` package (``pip install 'tddfa[train]'``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def pack_crops(pack_dir: str | Path, split: str = "train", limit: int | None = None, step: int = 1,
+               size: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 crops ``(N, size, size, 3)``, their ROIs ``(N, 4)`` and landmarks ``(N, 68, 2)`` (image frame) of a
+    300W pack split (``../shared/data/300w``)."""
+    import cv2
+
+    from ..geometry import crop_faces, roi_from_landmarks
+
+    pack = Path(pack_dir)
+    if not (pack / "annotations.npz").exists():
+        raise InputError(f"no 300W pack at {pack} (annotations.npz missing)")
+    ann = np.load(pack / "annotations.npz")
+    idx = np.flatnonzero(ann["split"] == split)[::step][:limit]
+    crops, rois = [], []
+    for i in idx:
+        img = cv2.imread(str(pack / "images" / f"{ann['names'][i]}.jpg"))
+        if img is None:
+            raise InputError(f"cannot read {ann['names'][i]}.jpg in {pack / 'images'}")
+        roi = roi_from_landmarks(ann["pts68"][i][None])
+        crops.append(crop_faces(img, roi, size)[0])
+        rois.append(roi[0])
+    return np.stack(crops), np.stack(rois), ann["pts68"][idx].astype(np.float64)
+
+
+class _Reader:
+    """``CalibrationDataReader`` over a float32 batch, one crop per call."""
+
+    def __init__(self, x: np.ndarray, input_name: str):
+        self.x, self.name, self.i = x, input_name, 0
+
+    def get_next(self):
+        if self.i >= len(self.x):
+            return None
+        self.i += 1
+        return {self.name: self.x[self.i - 1:self.i]}
+
+    def rewind(self) -> None:
+        self.i = 0
+
+
+def quantize_regressor(fp32_onnx: str | Path, out: str | Path, calib: np.ndarray, *, per_channel: bool = True,
+                       fmt: str = "QDQ", reduce_range: bool = False, method: str = "MinMax",
+                       weight_type: str = "QInt8") -> Path:
+    """Static INT8 quantization of ``fp32_onnx`` calibrated on ``calib`` ``(N, 3, H, W)`` float32 inputs."""
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pre = out.with_name(out.stem + ".pre.onnx")
+    quant_pre_process(str(fp32_onnx), str(pre), skip_symbolic_shape=True)
+    import onnx
+
+    name = onnx.load(str(pre)).graph.input[0].name
+    quantize_static(str(pre), str(out), _Reader(np.ascontiguousarray(calib, np.float32), name),
+                    quant_format=QuantFormat.QDQ if fmt == "QDQ" else QuantFormat.QOperator,
+                    per_channel=per_channel, reduce_range=reduce_range,
+                    activation_type=QuantType.QUInt8, weight_type=getattr(QuantType, weight_type),
+                    calibrate_method=getattr(CalibrationMethod, method))
+    pre.unlink(missing_ok=True)
+    return out

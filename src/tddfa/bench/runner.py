@@ -1,0 +1,331 @@
+"""Resolve the models once, run one worker process per thread setting plus the baseline, build table + JSON."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import TddfaError
+
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+# stages whose speed depends on ONNX Runtime, so the baseline (default session options) measures them too
+ORT_STAGES = ("detect_", "regress_", "pipeline_", "align_given_box")
+
+
+def _err(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+
+
+def resolve_models(reference: str | None, regressor: str | None = None, detector: str | None = None) -> dict:
+    """Which files the benchmark times: shipped defaults when present, else the 3DDFA_V2 reference."""
+    from ..runtime.registry import MODELS_DIR, resolve_regressor
+
+    cfg: dict = {"regressors": {}}
+    tried = [regressor] if regressor else ["default"] + ([f"reference:{reference}"] if reference else [])
+    errors = []
+    for spec in tried:
+        try:
+            cfg["regressor_spec"] = resolve_regressor(spec)
+            cfg["regressor"] = spec
+            break
+        except TddfaError as exc:
+            errors.append(_err(exc))
+    else:
+        cfg["regressor_error"] = "; ".join(errors)
+
+    # per-architecture regression timing: a shipped model of that arch, the reference mb05, else random weights
+    for arch in ("mb1", "mb05"):
+        found = None
+        for js in sorted(MODELS_DIR.glob("*.json")):
+            try:
+                c = json.loads(js.read_text())
+            except ValueError:
+                continue
+            if c.get("arch") == arch and js.with_suffix(".onnx").exists():
+                found = {"onnx": str(js.with_suffix(".onnx")), "weights": js.stem}
+                break
+        if found is None and arch == "mb05" and reference:
+            try:
+                found = {"onnx": str(resolve_regressor(f"reference:{reference}").onnx), "weights": "reference mb05"}
+            except TddfaError as exc:
+                errors.append(_err(exc))
+        if found is None:
+            try:
+                found = {"onnx": str(_random_onnx(arch)), "weights": "random init (timing only)"}
+            except Exception as exc:
+                found = {"error": f"no {arch} model and cannot export one: {_err(exc)}"}
+        cfg["regressors"][arch] = found
+
+    dets = [detector] if detector else ["default"] + ([f"reference:{reference}"] if reference else [])
+    derr = []
+    from ..detect import load_detector
+
+    for spec in dets:
+        try:
+            load_detector(spec, threads=1)  # also exports a reference .pth once, outside the timed processes
+            cfg["detector"] = spec
+            break
+        except TddfaError as exc:
+            derr.append(_err(exc))
+    else:
+        cfg["detector"] = None
+        cfg["detector_error"] = "; ".join(derr)
+    return cfg
+
+
+def add_int8(cfg: dict, pack: str) -> None:
+    """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
+    and of the pipeline's regressor, cached by the FP32 file's digest."""
+    import hashlib
+
+    from ..facemodel.provision import cache_dir
+    from ..geometry import normalize
+    from .quantize import pack_crops, quantize_regressor
+
+    calib = None
+
+    def quantized(fp32: str) -> Path:
+        nonlocal calib
+        digest = hashlib.sha256(Path(fp32).read_bytes()).hexdigest()[:12]
+        out = cache_dir() / "bench" / f"{Path(fp32).stem}_{digest}_int8.onnx"
+        if not out.exists():
+            if calib is None:
+                calib = normalize(pack_crops(pack, "train", step=10)[0])
+            quantize_regressor(fp32, out, calib, per_channel=True, reduce_range=True, fmt="QDQ")
+        return out
+
+    for arch in ("mb1", "mb05"):
+        fp = cfg["regressors"].get(arch, {})
+        try:
+            cfg["regressors"][f"{arch}_int8"] = (
+                {"onnx": str(quantized(fp["onnx"])), "weights": fp["weights"] + ", int8"} if "onnx" in fp
+                else {"error": fp.get("error", "no FP32 model")})
+        except Exception as exc:
+            cfg["regressors"][f"{arch}_int8"] = {"error": _err(exc)}
+    spec = cfg.get("regressor_spec")
+    if spec is not None:
+        try:
+            q = quantized(str(spec.onnx))
+            q.with_suffix(".json").write_text(json.dumps({
+                "name": f"{spec.name}-int8", "arch": spec.arch, "input_size": spec.input_size,
+                "param_mean": spec.param_mean.tolist(), "param_std": spec.param_std.tolist(),
+                "face_model": spec.face_model}))
+            cfg["regressor_int8"] = str(q)
+        except Exception as exc:
+            cfg["regressor_int8_error"] = _err(exc)
+
+
+def _random_onnx(arch: str) -> Path:
+    """An untrained network of ``arch`` exported once to the cache, for timing only.
+
+    Its batch-norm statistics are estimated on crops of the example face first: with the untouched
+    initialisation, activations shrink layer after layer into denormal floats, which run many times slower
+    on x86 and would make the timing meaningless.
+    """
+    from ..facemodel.provision import cache_dir
+
+    out = cache_dir() / "bench" / f"{arch}_random_bncal.onnx"
+    if not out.exists():
+        import cv2
+        import numpy as np
+        import torch
+
+        from ..geometry import normalize
+        from ..nets import create_model
+        from ..runtime.onnx import export_onnx
+        from .scenes import load_face
+
+        torch.manual_seed(0)
+        model = create_model(arch)
+        face = load_face()
+        rng = np.random.default_rng(0)
+        crops = []
+        for _ in range(16):  # jittered square crops around the face
+            s = int(rng.uniform(0.5, 0.9) * face.shape[0])
+            x, y = rng.integers(0, face.shape[1] - s + 1), rng.integers(0, face.shape[0] - s + 1)
+            crops.append(cv2.resize(face[y:y + s, x:x + s], (120, 120)))
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None
+        with torch.no_grad():
+            model.train()(torch.from_numpy(normalize(np.stack(crops))))
+        export_onnx(model.eval(), out, (1, 3, 120, 120))
+    return out
+
+
+def run_worker(cfg: dict, threads: int | None, timeout: float = 900) -> dict:
+    """One worker process; ``threads=None`` is the baseline (default options, no thread limits)."""
+    env = dict(os.environ)
+    for k in THREAD_ENV:
+        env.pop(k, None)
+        if threads is not None:
+            env[k] = str(threads)
+    wcfg = {**{k: v for k, v in cfg.items() if k != "regressor_spec"}, "threads": threads,
+            "baseline": threads is None}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(wcfg, f)
+    try:
+        p = subprocess.run([sys.executable, "-m", "tddfa.bench.worker", f.name], env=env, capture_output=True,
+                           text=True, timeout=timeout)
+    finally:
+        os.unlink(f.name)
+    if p.returncode != 0:
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"stages": {}, "info": {"error": f"worker failed: {tail}"}}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), budget_s: float = 1.0,
+              regressor: str | None = None, detector: str | None = None, face: str | None = None,
+              int8: str | None = None, rounds: int = 1, log=print) -> dict:
+    cfg = resolve_models(reference, regressor, detector)
+    if int8:
+        log("quantizing the regressors to INT8 (cached after the first run)...")
+        add_int8(cfg, int8)
+    cfg.update(budget_s=budget_s, face=face)
+    load_before = _load()
+    settings = [(f"threads_{t}", t) for t in threads] + [("baseline", None)]
+    rounds_runs: dict = {k: [] for k, _ in settings}
+    for r in range(max(rounds, 1)):
+        for key, t in settings:  # round-robin, so slow phases of a shared machine hit every setting
+            log(f"round {r + 1}/{rounds}: " + (f"{t} thread(s)" if t else "baseline (default ONNX Runtime options)"))
+            rounds_runs[key].append(run_worker(cfg, t))
+    runs = {k: merge_rounds(v) for k, v in rounds_runs.items()}
+    out = assemble(cfg, runs, threads, load_before, _load())
+    out["settings"]["rounds"] = rounds
+    return out
+
+
+def merge_rounds(runs: list[dict]) -> dict:
+    """Per stage, the round with the lowest median (the least disturbed by other load on the machine)."""
+    merged: dict = {"stages": {}, "info": runs[-1].get("info", {})}
+    for r in runs:
+        for name, st in r.get("stages", {}).items():
+            cur = merged["stages"].get(name)
+            if cur is None or (st.get("median") is not None and
+                               (cur.get("median") is None or st["median"] < cur["median"])):
+                merged["stages"][name] = st
+    return merged
+
+
+def _median(run: dict, stage: str):
+    s = run.get("stages", {}).get(stage, {})
+    return s.get("median")
+
+
+def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, load_after: str) -> dict:
+    import onnxruntime
+    import platform
+
+    names = []
+    for r in runs.values():
+        names += [n for n in r.get("stages", {}) if n not in names]
+    stages: dict = {}
+    for n in names:
+        row: dict = {}
+        for key, r in runs.items():
+            s = r.get("stages", {}).get(n)
+            if s is not None:
+                row[key] = s
+        base = _median(runs.get("baseline", {}), n)
+        if base is not None:
+            row["ratio"] = {f"threads_{t}": round(base / m, 3) for t in threads
+                            if (m := _median(runs[f"threads_{t}"], n))}
+        stages[n] = row
+
+    def per_threads(stage: str) -> dict:
+        return {f"threads_{t}": _median(runs[f"threads_{t}"], stage) for t in threads}
+
+    def first(stage: str):
+        return _median(runs[f"threads_{threads[0]}"], stage)
+
+    def reason(stage: str) -> str | None:
+        s = runs[f"threads_{threads[0]}"].get("stages", {}).get(stage, {})
+        return s.get("error") if s.get("median") is None else None
+
+    base_pipe = _median(runs.get("baseline", {}), "pipeline_720p_1face")
+    ours_pipe = first("pipeline_720p_1face")
+    out = {
+        "pipeline_720p_1face_ms": per_threads("pipeline_720p_1face"),
+        "pipeline_720p_4faces_ms": per_threads("pipeline_720p_4faces"),
+        "regress_ms": {a: first(f"regress_{a}_b1") for a in ("mb1", "mb05")},
+        "detect_720p_ms": first("detect_720p"),
+        "render_dense_720p_ms": first("render_dense_720p"),
+        # baseline median / ours (pipeline, 720p, 1 face, first thread setting): > 1 means faster than the baseline
+        "baseline_ratio": round(base_pipe / ours_pipe, 3) if base_pipe and ours_pipe else None,
+        "baseline_pipeline_720p_1face_ms": base_pipe,
+        # process CPU time at 1 thread: what the wall time would be on an idle machine (see timing.measure)
+        "cpu_1thread_ms": {k: runs["threads_1"].get("stages", {}).get(k, {}).get("cpu_median")
+                           for k in ("pipeline_720p_1face", "pipeline_720p_4faces", "detect_720p", "regress_mb1_b1",
+                                     "regress_mb05_b1", "regress_mb1_int8_b1", "regress_mb05_int8_b1",
+                                     "pipeline_720p_1face_int8", "render_dense_720p")} if "threads_1" in runs else {},
+        "missing": {k: r for k in ("pipeline_720p_1face", "regress_mb1_b1", "regress_mb05_b1", "detect_720p",
+                                   "render_dense_720p") if (r := reason(k))},
+        "stages": stages,
+        "models": {"regressor": cfg.get("regressor"), "regressor_int8": cfg.get("regressor_int8"),
+                   "regressor_error": cfg.get("regressor_error"),
+                   "detector": cfg.get("detector"), "detector_error": cfg.get("detector_error"),
+                   "regress": cfg.get("regressors")},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "onnxruntime": onnxruntime.__version__, "load_before": load_before, "load_after": load_after},
+        "settings": {"threads": list(threads), "budget_s": cfg.get("budget_s"),
+                     "baseline": "onnxruntime.InferenceSession(path) with default SessionOptions; "
+                                 "no thread limits on OpenCV/BLAS"},
+        "worker_info": {k: r.get("info") for k, r in runs.items()},
+    }
+    return out
+
+
+def format_table(result: dict) -> str:
+    threads = result["settings"]["threads"]
+    cols = [f"threads_{t}" for t in threads]
+    head = ["stage"] + [f"{t}T median" for t in threads] + [f"{t}T p90" for t in threads] + ["1T cpu"] + \
+           ["baseline"] + [f"ratio {t}T" for t in threads]
+    rows = [head]
+    for name, row in result["stages"].items():
+        cells = [name]
+        for c in cols:
+            cells.append(_fmt(row.get(c, {}).get("median")))
+        for c in cols:
+            cells.append(_fmt(row.get(c, {}).get("p90")))
+        cells.append(_fmt(row.get("threads_1", {}).get("cpu_median")))
+        cells.append(_fmt(row.get("baseline", {}).get("median")))
+        cells += [f"{row['ratio'][c]:.2f}x" if c in row.get("ratio", {}) else "" for c in cols]
+        if all(row.get(c, {}).get("median") is None for c in cols):
+            cells[1] = "n/a: " + str(row.get(cols[0], {}).get("error", ""))[:70]
+            cells[2:] = [""] * (len(cells) - 2)
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in rows if i < len(r) and not r[i].startswith("n/a")) for i in range(len(head))]
+    lines = []
+    for r in rows:
+        if len(r) > 1 and r[1].startswith("n/a"):
+            lines.append(f"{r[0]:<{widths[0]}}  {r[1]}")
+        else:
+            lines.append("  ".join(f"{c:<{widths[0]}}" if i == 0 else f"{c:>{widths[i]}}" for i, c in enumerate(r)))
+    lines.insert(1, "-" * len(lines[0]))
+    m = result["models"]
+    lines.append("")
+    lines.append("times in ms; 1T cpu = process CPU time per call at 1 thread (the idle-machine estimate when "
+                 "other jobs load the CPU)")
+    lines.append(f"ratio = baseline median / ours (> 1: faster). regressor: {m['regressor']}; "
+                 f"detector: {m['detector'] or 'none (' + str(m['detector_error']) + ')'}")
+    lines.append("regression timing models: " + ", ".join(
+        f"{a}: {v.get('weights', v.get('error'))}" for a, v in (m.get("regress") or {}).items()))
+    lines.append(f"load average before/after: {result['machine']['load_before']} / {result['machine']['load_after']} "
+                 f"on {result['machine']['cpus']} CPUs")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.2f}"

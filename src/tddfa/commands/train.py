@@ -1,0 +1,69 @@
+"""``tddfa train``: train the 62-parameter regressor; ``tddfa train-export``: ship a checkpoint.
+
+    tddfa train --config configs/mb05.json [--out runs/NAME] [--resume] [--smoke]
+    tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..train.config import load_config, smoke_overrides
+
+    over = smoke_overrides() if args.smoke else {}
+    if args.threads:
+        over["threads"] = args.threads
+    if args.epochs:
+        over["epochs"] = args.epochs
+    if args.stop_after:
+        over["stop_after_steps"] = args.stop_after
+    cfg = load_config(args.config, over or None)
+    out = Path(args.out or Path("runs") / (cfg["name"] + ("_smoke" if args.smoke else "")))
+    if (out / "last.pth").exists() and not args.resume:
+        from ..errors import InputError
+
+        raise InputError(f"{out} already has a run (last.pth): pass --resume to continue it, or another --out")
+    from ..train.trainer import run
+
+    res = run(cfg, out, resume=args.resume)
+    print(f"train: best val NME {res.get('best_nme', float('nan')):.3f} (epoch {res.get('best_epoch')}); "
+          f"checkpoints in {out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..train.export import export_checkpoint
+
+    paths = export_checkpoint(args.checkpoint, args.name, out_dir=args.out_dir or _models_dir(),
+                              make_default=args.default, card=args.card or "")
+    for k, p in paths.items():
+        print(f"wrote {p}")
+    return 0
+
+
+def _models_dir() -> Path:
+    from ..runtime.registry import MODELS_DIR
+
+    return MODELS_DIR
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the 3DMM regressor (resumable, logs to runs/NAME/train.log)")
+    p.add_argument("--config", help="JSON or TOML config (configs/mb05.json); defaults otherwise")
+    p.add_argument("--out", help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
+    p.add_argument("--smoke", action="store_true", help="a few steps on a few samples (tests)")
+    p.add_argument("--threads", type=int, help="override the config's torch threads")
+    p.add_argument("--epochs", type=int, help="override the config's number of epochs")
+    p.add_argument("--stop-after", type=int, metavar="STEPS", help="checkpoint and stop at this global step")
+    p.set_defaults(func=_train)
+
+    e = sub.add_parser("train-export", help="export a training checkpoint as a shipped model (.onnx/.json/.pth)")
+    e.add_argument("checkpoint", help="runs/NAME/best.pth or last.pth")
+    e.add_argument("--name", required=True, help="model name, e.g. tddfa_mb05")
+    e.add_argument("--default", action="store_true", help="also make it the default regressor (default.json)")
+    e.add_argument("--out-dir", help="folder (default: the package's models folder)")
+    e.add_argument("--card", help="one-line model card stored in the .json")
+    e.set_defaults(func=_export)

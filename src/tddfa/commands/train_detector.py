@@ -1,0 +1,78 @@
+"""``tddfa train-detector``: train our FaceBoxes detector (resumable), or export a checkpoint to ship.
+
+    tddfa train-detector --config configs/detector.json [--resume] [--max-steps N]
+    tddfa train-detector --config configs/detector.json --export [--checkpoint best|last|FILE] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import InputError, ModelNotAvailableError
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def _torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelNotAvailableError("training needs PyTorch: pip install 'tddfa[train]'") from None
+
+
+def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> dict:
+    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``."""
+    import torch
+
+    from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx
+
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    sd = ck.get("state_dict") or ck.get("ema") or ck
+    net = FaceBoxesNet()
+    net.load_state_dict(sd, strict=True)
+    net.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
+    export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
+    meta = {"name": f"tddfa-{name}", "arch": "faceboxes", "score_threshold": 0.5, "nms_threshold": 0.3,
+            "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
+            "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
+            "source_checkpoint": str(ck_path)}
+    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def _run(args: argparse.Namespace) -> int:
+    _torch()
+    from ..train.detector.trainer import load_config, train
+
+    if args.config and not Path(args.config).exists():
+        raise InputError(f"{args.config}: no such config file")
+    cfg = load_config(args.config)
+    if args.out_runs:
+        cfg["out"] = args.out_runs
+    if args.export:
+        ck = {"best": Path(cfg["out"]) / "best.pth", "last": Path(cfg["out"]) / "last.pth"}.get(
+            args.checkpoint, Path(args.checkpoint))
+        if not ck.exists():
+            raise ModelNotAvailableError(f"checkpoint not found: {ck}")
+        meta = export_checkpoint(ck, Path(args.out))
+        print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/faceboxes.{{pth,onnx,json}}")
+        return 0
+    if not Path(cfg["data_300w"]).is_dir():
+        raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    train(cfg, resume=args.resume, max_steps=args.max_steps)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-detector", help="train (or export) our FaceBoxes face detector")
+    p.add_argument("--config", default="configs/detector.json", help="JSON overriding the trainer defaults")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
+    p.add_argument("--runs", dest="out_runs", default=None, help="override the run folder (config 'out')")
+    p.add_argument("--export", action="store_true", help="export a checkpoint instead of training")
+    p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file (with --export)")
+    p.add_argument("--out", default=str(MODELS_DIR), help="export folder (default: the package's models/)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,119 @@
+"""``tddfa video IN -o OUT``: track, smooth and draw faces through a video file or an image sequence."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_tracking_args(p: argparse.ArgumentParser) -> None:
+    """Model, detector, tracking and smoothing options shared by ``video`` and ``webcam``."""
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default="default", help="regressor: 'default', a shipped name, .onnx or .pth")
+    g.add_argument("--reference", metavar="DIR",
+                   help="use 3DDFA_V2's mb05 and FaceBoxes from DIR (unless --model/--detector say otherwise)")
+    g.add_argument("--detector", default=None,
+                   help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
+    g.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per network")
+    t = p.add_argument_group("tracking")
+    t.add_argument("--detect-every", type=int, default=30, metavar="N",
+                   help="re-detect every N frames (also on tracking failure and while no face is tracked); 0: never "
+                        "on schedule")
+    t.add_argument("--max-faces", type=int, default=None, help="track at most this many faces")
+    t.add_argument("--no-check", action="store_true",
+                   help="skip the re-crop failure test (faster; failure is then caught only by landmark/ROI jumps)")
+    s = p.add_argument_group("smoothing")
+    s.add_argument("--smooth", choices=("one_euro", "window", "none"), default="one_euro",
+                   help="one_euro: causal (default); window: offline look-ahead mean; none")
+    s.add_argument("--n-pre", type=int, default=1, help="window: frames before (default 1)")
+    s.add_argument("--n-next", type=int, default=1, help="window: frames after (default 1)")
+    s.add_argument("--min-cutoff", type=float, default=None, help="one_euro: cutoff at rest, Hz")
+    s.add_argument("--beta", type=float, default=None, help="one_euro: cutoff increase per face size/s, Hz")
+
+
+def build_tracker(args: argparse.Namespace):
+    """(aligner, tracker) from the shared options."""
+    from ..api import FaceAligner
+    from ..video.detectors import resolve_detector
+    from ..video.tracker import FaceTracker, TrackerConfig
+
+    model = args.model
+    det = args.detector
+    if args.reference:
+        if model == "default":
+            model = f"reference:{args.reference}"
+        if det is None:
+            det = f"reference:{args.reference}"
+    detector = resolve_detector(det or "default", threads=args.threads)
+    aligner = FaceAligner(model=model, detector=detector, threads=args.threads)
+    cfg = TrackerConfig(detect_every=args.detect_every, max_faces=args.max_faces, check=not args.no_check)
+    return aligner, FaceTracker(aligner, cfg)
+
+
+def build_smoother(args: argparse.Namespace, fps: float):
+    from ..video.smooth import BETA, MIN_CUTOFF, make_smoother
+
+    return make_smoother(args.smooth, fps=fps, n_pre=args.n_pre, n_next=args.n_next,
+                         min_cutoff=MIN_CUTOFF if args.min_cutoff is None else args.min_cutoff,
+                         beta=BETA if args.beta is None else args.beta)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..video.pipeline import run
+    from ..video.reader import open_frames
+
+    if args.output is None and args.jsonl is None:
+        raise InputError("nothing to write: give -o OUT.mp4 and/or --jsonl FILE")
+    if args.n_pre < 0 or args.n_next < 0:
+        raise InputError("--n-pre and --n-next must be >= 0")
+    if args.output is not None and Path(args.output).resolve() == Path(args.input).resolve():
+        raise InputError("the output would overwrite the input")
+    frames = open_frames(args.input, fps=args.fps)  # fails early on missing / corrupt / empty input
+    try:
+        aligner, tracker = build_tracker(args)
+        if args.overlay in ("dense", "3d") and aligner.face_model.triangles.shape[0] == 0:
+            raise InputError(f"--overlay {args.overlay} needs a dense face model; this model has 68 keypoints only "
+                             "(use --overlay sparse)")
+        smoother = build_smoother(args, frames.fps)
+    except BaseException:
+        frames.close()
+        raise
+    stats = run(frames, tracker, smoother, output=args.output, jsonl=args.jsonl, overlay=args.overlay,
+                keep_audio=not args.no_audio, progress=not args.quiet, max_frames=args.max_frames)
+    outputs = " and ".join(str(p) for p in (args.output, args.jsonl) if p)
+    print(f"{stats.frames} frames, {stats.frames_with_faces} with faces, {len(stats.track_ids)} track(s), "
+          f"{stats.fps:.1f} frames/s -> {outputs}", file=sys.stderr)
+    if stats.audio and args.output:
+        print(f"tddfa: {stats.audio}", file=sys.stderr)
+    if stats.truncated:
+        print(f"tddfa: warning: {args.input}: decoding stopped after {stats.frames} of the {frames.frame_count} "
+              "frames the header announces; the output holds the frames that could be read", file=sys.stderr)
+    if stats.skipped:
+        print(f"tddfa: warning: {stats.skipped} unreadable image(s) skipped", file=sys.stderr)
+    if stats.interrupted:
+        print(f"tddfa: interrupted after {stats.frames} frames; outputs are complete up to there", file=sys.stderr)
+        return 130
+    if stats.frames and not stats.frames_with_faces:
+        print(f"tddfa: no face found in any of the {stats.frames} frames (outputs written without faces)",
+              file=sys.stderr)
+        return 4
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("video", help="track faces through a video or image sequence; overlay video + JSON lines",
+                       description="Track faces through a video file, an image folder or a glob pattern "
+                                   "('frames/*.png'); write an overlay video (-o) and per-frame JSON lines (--jsonl).")
+    p.add_argument("input", help="video file, image folder, or quoted glob pattern")
+    p.add_argument("-o", "--output", help="output video (.mp4, .avi, ...)")
+    p.add_argument("--overlay", choices=("sparse", "dense", "3d"), default="sparse")
+    p.add_argument("--jsonl", metavar="FILE", help="per-frame JSON lines: frame, time, faces (track id, box, "
+                                                  "landmarks, pose, params)")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio (needs ffmpeg otherwise)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate for image sequences (default 25)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_tracking_args(p)
+    p.set_defaults(func=_run)

@@ -1,0 +1,185 @@
+"""``tddfa eval detection``: face detection recall / AP / speed on AFW scenes (``../shared/data/afw-scenes``).
+
+Ground truth are the tight 68-point boxes of the 337 annotated faces (185 images); other faces in the
+photos are not annotated, so AP counts detections of them as false positives (it is a lower bound),
+while recall is exact. Matching is greedy one-to-one by descending score (VOC style).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..detect.boxes import iou_matrix
+
+IOUS = (0.4, 0.5)
+
+
+def match_detections(dets: np.ndarray, gts: np.ndarray, iou_thr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy one-to-one matching of ``dets (D, 5)`` (any order) to ``gts (G, 4)``.
+
+    Returns ``tp (D,)`` bool in the order of ``dets`` and ``gt_hit (G,)`` bool."""
+    dets = np.asarray(dets, np.float32).reshape(-1, 5)
+    gts = np.asarray(gts, np.float32).reshape(-1, 4)
+    tp = np.zeros(len(dets), bool)
+    hit = np.zeros(len(gts), bool)
+    if len(dets) == 0 or len(gts) == 0:
+        return tp, hit
+    iou = iou_matrix(dets[:, :4], gts)
+    for d in np.argsort(-dets[:, 4], kind="stable"):
+        cand = np.where(hit, -1.0, iou[d])
+        g = int(cand.argmax())
+        if cand[g] >= iou_thr:
+            tp[d], hit[g] = True, True
+    return tp, hit
+
+
+def average_precision(scores: np.ndarray, tp: np.ndarray, n_gt: int) -> float:
+    """All-point interpolated AP (VOC 2010+) from pooled detection ``scores`` and their ``tp`` flags."""
+    if n_gt == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    tp = np.asarray(tp, float)[order]
+    ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
+    rec = ctp / n_gt
+    prec = ctp / np.maximum(ctp + cfp, 1e-12)
+    mrec = np.concatenate([[0.0], rec, [rec[-1] if len(rec) else 0.0]])
+    mpre = np.concatenate([[1.0], prec, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.flatnonzero(mrec[1:] != mrec[:-1])
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+def detection_metrics(all_dets: list[np.ndarray], all_gts: list[np.ndarray], score_threshold: float,
+                      ious=IOUS) -> dict:
+    """Recall and detections/image above ``score_threshold``; AP over all given detections."""
+    n_gt = sum(len(g) for g in all_gts)
+    out = {"n_images": len(all_gts), "n_faces": n_gt, "recall": {}, "ap": {}}
+    above = [d[d[:, 4] > score_threshold] for d in all_dets]
+    out["dets_per_image"] = float(np.mean([len(d) for d in above])) if above else 0.0
+    for t in ious:
+        key = f"iou_{t}"
+        hits = sum(int(match_detections(d, g, t)[1].sum()) for d, g in zip(above, all_gts))
+        out["recall"][key] = 100.0 * hits / max(n_gt, 1)
+        sc, tps = [], []
+        for d, g in zip(all_dets, all_gts):
+            tp, _ = match_detections(d, g, t)
+            sc.append(d[:, 4])
+            tps.append(tp)
+        out["ap"][key] = 100.0 * average_precision(np.concatenate(sc) if sc else np.zeros(0),
+                                                   np.concatenate(tps) if tps else np.zeros(0, bool), n_gt)
+    return out
+
+
+def load_afw_scenes(data: str | Path) -> tuple[list[Path], list[np.ndarray]]:
+    """Image paths and per-image tight 68-point face boxes ``(G, 4)`` of the AFW-scenes pack."""
+    from ..errors import InputError
+
+    root = Path(data)
+    ann_path = root / "annotations.npz"
+    if not ann_path.exists():
+        raise InputError(f"{root}: not the afw-scenes pack (no annotations.npz)")
+    ann = np.load(ann_path)
+    paths = [root / "images" / f"{n}.jpg" for n in ann["names"]]
+    gts = [ann["face_box"][s:s + c] for s, c in zip(ann["face_start"], ann["face_count"])]
+    return paths, gts
+
+
+def latency_720p(detector, image: np.ndarray, repeats: int = 20) -> float:
+    """Median wall time (ms) of one whole detector call on ``image`` resized to 1280x720."""
+    import cv2
+
+    img = cv2.resize(image, (1280, 720), interpolation=cv2.INTER_AREA)
+    detector(img)  # warm-up (session allocation)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        detector(img)
+        times.append(time.perf_counter() - t)
+    return 1000.0 * float(np.median(times))
+
+
+def evaluate_detector(detector, data: str | Path, repeats: int = 20, progress: bool = True) -> dict:
+    """All detection metrics of ``detector`` (a FaceBoxesDetector) on the AFW-scenes pack."""
+    from ..io.images import read_image
+
+    paths, gts = load_afw_scenes(data)
+    thr = detector.score_threshold
+    detector.score_threshold = min(thr, 0.05)  # low threshold for AP; recall uses > thr (same NMS result)
+    try:
+        it = paths
+        if progress:
+            from tqdm import tqdm
+            it = tqdm(paths, desc=f"detect ({detector.name})", leave=False, disable=None)
+        dets = [detector(read_image(p)) for p in it]
+    finally:
+        detector.score_threshold = thr
+    out = detection_metrics(dets, gts, thr)
+    out["score_threshold"] = thr
+    out["latency_ms_720p"] = latency_720p(detector, read_image(paths[0]), repeats)
+    out["model"] = detector.name
+    out["onnx"] = str(detector.onnx_path)
+    return out
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """Rows = metrics, one column per evaluated model."""
+    names = list(results)
+    rows = [("faces (images)", lambda r: f"{r['n_faces']} ({r['n_images']})"),
+            ("recall @IoU0.4 %", lambda r: f"{r['recall']['iou_0.4']:.2f}"),
+            ("recall @IoU0.5 %", lambda r: f"{r['recall']['iou_0.5']:.2f}"),
+            ("AP @IoU0.4 %", lambda r: f"{r['ap']['iou_0.4']:.2f}"),
+            ("AP @IoU0.5 %", lambda r: f"{r['ap']['iou_0.5']:.2f}"),
+            ("detections / image", lambda r: f"{r['dets_per_image']:.2f}"),
+            ("score threshold", lambda r: f"{r['score_threshold']:.2f}"),
+            ("latency 1280x720 ms", lambda r: f"{r['latency_ms_720p']:.1f}")]
+    w0 = max(len(r[0]) for r in rows)
+    ws = [max(len(n), 12) for n in names]
+    lines = [" " * w0 + "  " + "  ".join(n.rjust(w) for n, w in zip(names, ws))]
+    for label, fn in rows:
+        lines.append(label.ljust(w0) + "  " + "  ".join(fn(results[n]).rjust(w) for n, w in zip(names, ws)))
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..detect import load_detector
+
+    if args.reference and args.weights:
+        from ..errors import InputError
+        raise InputError("use either --reference or --weights, not both")
+    spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
+    results = {}
+    det = load_detector(spec, threads=args.threads)
+    results[det.name] = evaluate_detector(det, args.data, args.repeats)
+    if args.compare_reference and not args.reference:
+        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads)
+        results[ref.name] = evaluate_detector(ref, args.data, args.repeats)
+    print(format_table(results))
+    print("AP counts detections of the many unannotated faces in AFW as false positives (a lower bound); "
+          "recall is exact.")
+    if args.json:
+        first = next(iter(results.values()))
+        payload = {**first, "threads": args.threads}
+        if len(results) > 1:
+            payload["compare"] = results
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detection", help="face detection recall / AP / 720p latency on AFW scenes")
+    p.add_argument("--data", required=True, help="the afw-scenes folder (images/ + annotations.npz)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--reference", metavar="DIR", help="evaluate 3DDFA_V2's FaceBoxesProd.pth in DIR")
+    g.add_argument("--weights", metavar="FILE", help="evaluate a detector .onnx or .pth")
+    p.add_argument("--compare-reference", metavar="DIR",
+                   help="also evaluate the reference FaceBoxes in DIR and print both side by side")
+    p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
+    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs for the 720p latency")
+    p.set_defaults(func=_run)

@@ -1,0 +1,207 @@
+"""Resumable single-core FaceBoxes training on synthetic mosaics (see ``data.py``).
+
+State lives in ``cfg["out"]`` (default ``runs/detector``): ``last.pth`` (model, EMA, optimiser, step),
+``best.pth`` (EMA weights with the best validation AP), ``train.log`` and ``val.jsonl``. The sample
+stream is a pure function of (seed, sample index), so a resumed run sees exactly the data it would have.
+Validation uses mosaics of held-out 300W *test* faces (never AFW / AFLW2000), so picking the best
+checkpoint does not look at the benchmark.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ...detect.boxes import decode, nms
+from ...detect.faceboxes import BGR_MEAN
+from ...detect.priors import prior_boxes
+from ...nets.faceboxes import FaceBoxesNet
+from .data import MosaicGenerator, load_300w
+from .loss import MultiBoxLoss
+
+DEFAULTS = {
+    "seed": 0,
+    "data_300w": "../shared/data/300w",
+    "train_splits": ["train"],
+    "val_splits": ["test"],
+    "sizes": [384, 384, 384, 576],  # per-step canvas size (cycled): mostly small for speed, some large faces
+    "batch_size": 8,
+    "lr": 1e-3,
+    "weight_decay": 5e-4,
+    "warmup_steps": 300,
+    "total_steps": 60000,  # cosine decay horizon; the EMA makes any intermediate checkpoint usable
+    "min_lr_ratio": 0.05,
+    "ema_decay": 0.999,
+    "grad_clip": 10.0,
+    "match_threshold": 0.35,
+    "neg_pos_ratio": 7,
+    "log_every": 20,
+    "ckpt_every": 100,
+    "val_every": 500,
+    "val_images": 120,
+    "val_size": 512,
+    "threads": 1,
+    "out": "runs/detector",
+    "data_version": 2,  # bump when the generator changes (validation AP restarts)
+}
+
+
+def load_config(path: str | Path | None) -> dict:
+    cfg = dict(DEFAULTS)
+    if path:
+        cfg.update(json.loads(Path(path).read_text()))
+    return cfg
+
+
+def to_blob(imgs: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(cv2.dnn.blobFromImages(imgs, 1.0, mean=BGR_MEAN, swapRB=False, crop=False))
+
+
+def lr_at(step: int, cfg: dict) -> float:
+    if step < cfg["warmup_steps"]:
+        return cfg["lr"] * (step + 1) / cfg["warmup_steps"]
+    t = min(1.0, (step - cfg["warmup_steps"]) / max(1, cfg["total_steps"] - cfg["warmup_steps"]))
+    r = cfg["min_lr_ratio"]
+    return cfg["lr"] * (r + (1 - r) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+        if e.dtype.is_floating_point:
+            e.mul_(decay).add_(m.detach(), alpha=1 - decay)
+        else:
+            e.copy_(m)
+
+
+@torch.no_grad()
+def detect_batch(net: torch.nn.Module, imgs: list[np.ndarray], score_threshold: float = 0.05) -> list[np.ndarray]:
+    """Torch-side detection for validation (same decoding / NMS as the ONNX detector)."""
+    net.eval()
+    loc, logits = net(to_blob(imgs))
+    score = torch.softmax(logits, -1)[..., 1].numpy()
+    loc = loc.numpy()
+    h, w = imgs[0].shape[:2]
+    pri = prior_boxes(h, w)
+    out = []
+    for lo, sc in zip(loc, score):
+        idx = np.flatnonzero(sc > score_threshold)
+        boxes = decode(lo[idx], pri[idx]) * np.array([w, h, w, h], np.float32)
+        keep = nms(boxes, sc[idx], 0.3, offset=1.0)[:750]
+        out.append(np.concatenate([boxes[keep], sc[idx][keep, None]], 1))
+    return out
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)  # atomic, so a kill mid-write never corrupts the checkpoint
+
+
+def _logger(out: Path) -> logging.Logger:
+    log = logging.getLogger("tddfa.train.detector")
+    log.setLevel(logging.INFO)
+    if not log.handlers:
+        fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        for h in (logging.FileHandler(out / "train.log"), logging.StreamHandler()):
+            h.setFormatter(fmt)
+            log.addHandler(h)
+    return log
+
+
+def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path:
+    """Train until ``total_steps`` (or ``max_steps`` more steps); returns the output folder."""
+    from ...eval.detection import detection_metrics
+
+    torch.set_num_threads(int(cfg["threads"]))
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    log = _logger(out)
+    torch.manual_seed(cfg["seed"])
+    np.random.seed(cfg["seed"])
+
+    t0 = time.time()
+    pool = load_300w(cfg["data_300w"], splits=tuple(cfg["train_splits"]))
+    val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]))
+    gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"]) for s in sorted(set(cfg["sizes"]))}
+    vgen = MosaicGenerator(val_pool, cfg["val_size"], seed=cfg["seed"] + 1000)
+    val = [vgen(i) for i in range(cfg["val_images"])]
+    log.info(f"data: {len(pool)} train faces, {len(val_pool)} val faces, {len(val)} val images "
+             f"({time.time() - t0:.1f}s)")
+
+    model = FaceBoxesNet().init_weights()
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    crit = MultiBoxLoss(cfg["match_threshold"], cfg["neg_pos_ratio"])
+    step, best = 0, -1.0
+    last = out / "last.pth"
+    if resume and last.exists():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
+        opt.load_state_dict(ck["opt"])
+        step, best = ck["step"], ck.get("best_ap", -1.0)
+        if ck.get("config", {}).get("data_version") != cfg.get("data_version"):
+            best = -1.0  # validation mosaics changed with the generator: old AP is not comparable
+        log.info(f"resumed from {last} at step {step} (best val AP {best:.2f})")
+    elif resume:
+        log.info(f"--resume: no {last}, starting fresh")
+    (out / "config.json").write_text(json.dumps(cfg, indent=1))
+
+    priors = {s: torch.from_numpy(prior_boxes(s, s).copy()) for s in gens}
+    B = cfg["batch_size"]
+    end = cfg["total_steps"] if max_steps is None else min(cfg["total_steps"], step + max_steps)
+    meter, tick, n_img = [], time.time(), 0
+    while step < end:
+        model.train()
+        S = cfg["sizes"][step % len(cfg["sizes"])]
+        samples = [gens[S](step * B + i) for i in range(B)]
+        x = to_blob([s[0] for s in samples])
+        targets = [torch.from_numpy(s[1] / S) for s in samples]
+        ignores = [torch.from_numpy(s[2] / S) for s in samples]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        loc, logits = model(x)
+        loss, parts = crit(loc, logits, targets, priors[S], ignores)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+        opt.step()
+        ema_update(ema, model, min(cfg["ema_decay"], (1 + step) / (10 + step)))
+        step += 1
+        n_img += B
+        meter.append([float(loss.detach()), parts["loc"], parts["conf"], parts["pos"]])
+        if step % cfg["log_every"] == 0:
+            m = np.mean(meter, 0)
+            dt = time.time() - tick
+            log.info(f"step {step}/{cfg['total_steps']} loss {m[0]:.3f} loc {m[1]:.3f} conf {m[2]:.3f} "
+                     f"pos/img {m[3]:.1f} lr {lr_at(step, cfg):.2e} {n_img / dt:.1f} img/s")
+            meter, tick, n_img = [], time.time(), 0
+        if step % cfg["val_every"] == 0 or step == end:
+            dets = []
+            for i in range(0, len(val), 8):
+                dets += detect_batch(ema, [v[0] for v in val[i:i + 8]])
+            met = detection_metrics(dets, [v[1] for v in val], 0.5)
+            ap = met["ap"]["iou_0.5"]
+            rec = {"step": step, "val_ap50": ap, "val_recall50": met["recall"]["iou_0.5"],
+                   "val_dets_per_image": met["dets_per_image"], "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+            with open(out / "val.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            log.info(f"val step {step}: AP50 {ap:.2f} recall50 {rec['val_recall50']:.2f} "
+                     f"dets/img {rec['val_dets_per_image']:.2f} (best {max(best, ap):.2f})")
+            if ap > best:
+                best = ap
+                _save({"state_dict": ema.state_dict(), "step": step, "val": rec, "config": cfg}, out / "best.pth")
+            tick = time.time()
+        if step % cfg["ckpt_every"] == 0 or step == end:
+            _save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                   "step": step, "best_ap": best, "config": cfg}, last)
+    log.info(f"done at step {step}")
+    return out

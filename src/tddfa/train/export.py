@@ -1,0 +1,77 @@
+"""Ship a training checkpoint: ``<name>.onnx`` + ``<name>.json`` (read by ``tddfa.runtime.registry``) + a
+slim ``<name>.pth`` (``{"config", "model"}`` only), optionally made the default regressor (``default.json``).
+
+The ONNX graph is checked against PyTorch on random input before anything is written to the final names.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError, ModelNotAvailableError
+from ..runtime.registry import MODELS_DIR
+
+MAX_BYTES = 20 * 1024 * 1024
+
+
+def load_training_checkpoint(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ModelNotAvailableError(f"checkpoint not found: {p}")
+    ck = torch.load(p, map_location="cpu", weights_only=False)
+    if not isinstance(ck, dict) or "config" not in ck or "model" not in ck:
+        raise InputError(f"{p} is not a tddfa training checkpoint (needs 'config' and 'model')")
+    return ck
+
+
+def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_DIR, make_default: bool = False,
+                      card: str = "") -> dict[str, Path]:
+    """Write ``out_dir/<name>.{onnx,json,pth}`` (and ``default.json`` if asked); return the paths."""
+    from ..nets import create_model
+    from ..runtime.onnx import OnnxRegressor, export_onnx
+
+    if not name or "/" in name or name.startswith("."):
+        raise InputError(f"bad model name {name!r}")
+    ck = load_training_checkpoint(ckpt)
+    cfg = ck["config"]
+    size = int(cfg.get("input_size", 120))
+    model = create_model(cfg["arch"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {k: out / f"{name}.{k}" for k in ("onnx", "json", "pth")}
+
+    tmp_onnx = out / f".{name}.tmp.onnx"
+    export_onnx(model, tmp_onnx, (1, 3, size, size))
+    x = np.random.default_rng(0).normal(0, 0.5, (2, 3, size, size)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    got = OnnxRegressor(tmp_onnx)(x)
+    if not np.allclose(got, want, atol=1e-3, rtol=1e-3):
+        tmp_onnx.unlink()
+        raise RuntimeError(f"ONNX export differs from PyTorch (max |diff| {np.abs(got - want).max():.2e})")
+    os.replace(tmp_onnx, paths["onnx"])
+
+    meta = {"name": name, "arch": cfg["arch"], "input_size": size,
+            "param_mean": [float(v) for v in cfg["param_mean"]], "param_std": [float(v) for v in cfg["param_std"]],
+            "face_model": cfg.get("face_model", "bfm"), "card": card}
+    paths["json"].write_text(json.dumps(meta, indent=1) + "\n")
+    slim = {"config": {k: cfg[k] for k in ("name", "arch", "input_size", "param_mean", "param_std", "face_model")
+                       if k in cfg},
+            "model": {k: v.contiguous() for k, v in ck["model"].items()},
+            "epoch": ck.get("epoch"), "best_nme": ck.get("best_nme")}
+    slim["config"]["name"] = name
+    torch.save(slim, paths["pth"])
+    for k in ("onnx", "pth"):
+        size_b = paths[k].stat().st_size
+        if size_b > MAX_BYTES:
+            raise RuntimeError(f"{paths[k]} is {size_b / 2**20:.1f} MiB (> 20 MiB)")
+    if make_default:
+        paths["default"] = out / "default.json"
+        paths["default"].write_text(json.dumps({"regressor": name}) + "\n")
+    return paths

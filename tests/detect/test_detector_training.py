@@ -1,0 +1,69 @@
+"""Detector training pieces: box convention, deterministic mosaics, SSD matching and the loss."""
+import numpy as np
+import pytest
+
+from tddfa.train.detector.data import BOX_MAPPING, FacePool, MosaicGenerator, face_box_from_landmarks, select_300w
+
+
+def _pool(rng, n=6, size=128):
+    imgs = rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    base = rng.uniform(40, 60, (n, 1, 2))
+    pts = (base + rng.uniform(0, 40, (n, 68, 2))).astype(np.float32)  # in the central half
+    return FacePool(imgs, pts)
+
+
+def test_face_box_mapping():
+    pts = np.array([[10.0, 20.0], [30.0, 60.0]])[None].repeat(34, 0).reshape(68, 2)
+    x1, y1, x2, y2 = face_box_from_landmarks(pts)
+    dcx, dcy, sw, sh = BOX_MAPPING
+    assert np.isclose((x1 + x2) / 2, 20 + dcx * 20) and np.isclose((y1 + y2) / 2, 40 + dcy * 40)
+    assert np.isclose(x2 - x1, 20 * sw) and np.isclose(y2 - y1, 40 * sh)
+
+
+def test_mosaics_deterministic_and_boxes_inside(rng):
+    gen = MosaicGenerator(_pool(rng), size=160, seed=3)
+    for i in range(6):
+        img, boxes, ignore = gen(i)
+        img2, boxes2, _ = gen(i)
+        np.testing.assert_array_equal(img, img2)
+        np.testing.assert_array_equal(boxes, boxes2)
+        assert img.shape == (160, 160, 3) and img.dtype == np.uint8
+        assert boxes.shape[1] == 4 and np.all(boxes >= 0) and np.all(boxes <= 160)
+        assert np.all(boxes[:, 2:] > boxes[:, :2]) and ignore.shape[1] == 4
+    assert not np.array_equal(gen(0)[0], gen(1)[0])
+
+
+def test_300w_pool_never_contains_afw(shared_data):
+    ann = np.load(shared_data / "300w" / "annotations.npz")
+    for splits, excl in [(("train",), ("afw",)), (("train", "test"), ())]:
+        sel = select_300w(ann, splits, excl)
+        assert len(sel) and not np.isin(ann["subset"][sel], ["afw"]).any()
+        assert np.isin(ann["split"][sel], splits).all()
+    n_train = int(((ann["split"] == "train") & (ann["subset"] != "afw")).sum())
+    assert len(select_300w(ann, ("train",))) == n_train
+
+
+def test_match_and_loss(torch_mod):
+    torch = torch_mod
+    from tddfa.detect.priors import prior_boxes
+    from tddfa.train.detector.loss import MultiBoxLoss, match, point_form
+
+    pri = torch.from_numpy(prior_boxes(128, 128).copy())
+    k = 5  # a box equal to one prior must claim it, with zero offsets
+    truth = point_form(pri[k:k + 1])
+    loc_t, labels = match(truth, pri)
+    assert labels[k] == 1 and torch.allclose(loc_t[k], torch.zeros(4), atol=1e-5)
+    assert labels.sum() >= 1 and labels.sum() < len(pri) // 10
+    # empty image: all background
+    assert match(torch.zeros(0, 4), pri)[1].sum() == 0
+    # an ignored face: its priors are neither face nor background
+    lab_ig = match(torch.zeros(0, 4), pri, ignore=truth)[1]
+    assert lab_ig[k] == -1 and (lab_ig == 1).sum() == 0
+    # loss is lower for predictions that agree with the targets
+    crit = MultiBoxLoss()
+    loc = torch.zeros(1, len(pri), 4)
+    good = torch.zeros(1, len(pri), 2)
+    good[0, :, 0] = 5.0
+    good[0, labels.bool(), :] = torch.tensor([-5.0, 5.0])
+    bad = -good
+    assert crit(loc, good, [truth], pri)[0] < crit(loc, bad, [truth], pri)[0]

@@ -1,0 +1,96 @@
+"""The detector on real and synthetic images, through whichever FaceBoxes ONNX is available:
+our shipped default, else the reference weights exported once (needs torch and ../shared)."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tddfa.detect import DEFAULT_ONNX, load_detector
+from tddfa.detect.boxes import iou_matrix
+from tddfa.errors import InputError, ModelNotAvailableError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
+REF = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "3ddfa_v2"
+
+
+@pytest.fixture(scope="module")
+def detector():
+    if DEFAULT_ONNX.exists():
+        return load_detector("default")
+    if not (REF / "FaceBoxesProd.pth").exists():
+        pytest.skip("no shipped detector and no reference FaceBoxes weights in ../shared")
+    pytest.importorskip("torch", reason="exporting the reference detector needs torch")
+    return load_detector(f"reference:{REF}")
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    return cv2.imread(str(EXAMPLE))
+
+
+def _check(dets):
+    assert dets.dtype == np.float32 and dets.ndim == 2 and dets.shape[1] == 5
+    assert np.all(dets[:, 2] > dets[:, 0]) and np.all(dets[:, 3] > dets[:, 1])
+    assert np.all(np.diff(dets[:, 4]) <= 0)  # highest score first
+
+
+def test_finds_the_face(detector, astronaut):
+    dets = detector(astronaut)
+    _check(dets)
+    assert len(dets) >= 1
+    x1, y1, x2, y2, s = dets[0]
+    # the face is in the upper middle of the 512x512 photo
+    assert 120 < (x1 + x2) / 2 < 330 and 40 < (y1 + y2) / 2 < 220 and 40 < x2 - x1 < 250
+
+
+@pytest.mark.parametrize("img", [np.zeros((240, 320, 3), np.uint8), np.full((50, 900, 3), 128, np.uint8)])
+def test_no_face_gives_empty(detector, img):
+    dets = detector(img)
+    assert dets.shape == (0, 5) and dets.dtype == np.float32
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (7, 300), (300, 7), (33, 65), (2000, 150)])
+def test_any_size(detector, hw, rng):
+    img = rng.integers(0, 256, (*hw, 3), dtype=np.uint8)
+    _check(detector(img))
+
+
+@pytest.mark.parametrize("scale,pad", [(1.0, (0, 300)), (3.0, (0, 0)), (0.5, (200, 0))])
+def test_boxes_follow_resizing_and_aspect(detector, astronaut, scale, pad):
+    """Boxes are in input pixels whatever the size/aspect (incl. the policy's internal downscale)."""
+    base = detector(astronaut)[0, :4]
+    img = cv2.resize(astronaut, None, fx=scale, fy=scale)
+    img = cv2.copyMakeBorder(img, pad[0], 0, pad[1], 0, cv2.BORDER_CONSTANT)
+    dets = detector(img)
+    assert len(dets)
+    expect = base * scale + np.array([pad[1], pad[0], pad[1], pad[0]])
+    assert iou_matrix(dets[:1, :4], expect[None])[0, 0] > 0.7
+
+
+def test_gray_and_bgra(detector, astronaut):
+    base = detector(astronaut)
+    bgra = cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)
+    np.testing.assert_array_equal(detector(bgra), base)
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_BGR2GRAY)
+    dg = detector(gray)
+    assert len(dg) and iou_matrix(dg[:1, :4], base[:1, :4])[0, 0] > 0.7
+
+
+def test_empty_array_is_input_error(detector):
+    with pytest.raises(InputError):
+        detector(np.zeros((0, 5, 3), np.uint8))
+
+
+def test_unknown_spec_is_clear_error(tmp_path):
+    with pytest.raises(ModelNotAvailableError):
+        load_detector(str(tmp_path / "nope.onnx"))
+    with pytest.raises(ModelNotAvailableError):
+        load_detector("something-else")
+
+
+def test_default_missing_message():
+    if DEFAULT_ONNX.exists():
+        pytest.skip("a default detector ships")
+    with pytest.raises(ModelNotAvailableError, match="reference:"):
+        load_detector("default")

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install 'tddfa[train]')")
+
+from tddfa.detect.priors import num_priors  # noqa: E402
+from tddfa.nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx, load_faceboxes  # noqa: E402
+
+
+@pytest.mark.parametrize("hw", [(64, 64), (100, 37), (129, 257)])
+def test_output_count_matches_priors(hw):
+    net = FaceBoxesNet().eval()
+    with torch.no_grad():
+        loc, logits = net(torch.zeros(2, 3, *hw))
+    assert loc.shape == (2, num_priors(*hw), 4) and logits.shape == (2, num_priors(*hw), 2)
+
+
+def test_reference_weights_load_strictly(reference_dir):
+    net = load_faceboxes(reference_dir / "FaceBoxesProd.pth", strict=True)
+    n = sum(v.numel() for v in net.state_dict().values())
+    assert n == 1010317  # every tensor of FaceBoxesProd.pth, nothing more
+
+
+def test_torch_and_onnx_agree(reference_dir, tmp_path):
+    from tddfa.runtime.onnx import make_session
+
+    net = load_faceboxes(reference_dir / "FaceBoxesProd.pth")
+    path = export_faceboxes_onnx(net, tmp_path / "fb.onnx")
+    sess = make_session(path, 1)
+    rng = np.random.default_rng(0)
+    for hw in [(96, 160), (211, 97)]:  # dynamic height / width
+        x = rng.uniform(-120, 130, (1, 3, *hw)).astype(np.float32)
+        with torch.no_grad():
+            loc, logits = net(torch.from_numpy(x))
+        o_loc, o_score = sess.run(None, {"input": x})
+        np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
+        np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)

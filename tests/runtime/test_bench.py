@@ -1,0 +1,84 @@
+"""``tddfa bench`` plumbing (no timing asserts: speed lives in benchmarks/ and the bench command)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+def test_measure_reports_median_and_p90():
+    from tddfa.bench.timing import measure
+
+    calls = []
+    r = measure(lambda: calls.append(1), budget_s=0.0, min_repeat=7, warmup=2)
+    assert r["n"] == 7 and len(calls) == 9
+    assert 0 <= r["median"] <= r["p90"]
+
+
+def test_scene_places_the_faces():
+    from tddfa.bench.scenes import scene
+    from tddfa.bench.worker import _tile_boxes
+
+    face = np.full((50, 50, 3), 255, np.uint8)
+    img = scene(face, 1280, 720, n_faces=4)
+    assert img.shape == (720, 1280, 3) and img.dtype == np.uint8
+    boxes = _tile_boxes(1280, 720, 4)
+    assert boxes.shape == (4, 4)
+    for x1, y1, x2, y2 in boxes.astype(int):  # the fallback boxes lie on the pasted (white) faces
+        assert (img[y1:y2, x1:x2] == 255).all()
+
+
+def _fake_run(pipe, err=None):
+    stages = {"pipeline_720p_1face": {"median": pipe, "p90": pipe * 1.2, "n": 10},
+              "regress_mb05_b1": {"median": 1.0, "p90": 1.1, "n": 10},
+              "detect_720p": {"error": err} if err else {"median": 10.0, "p90": 11.0, "n": 10}}
+    return {"stages": stages, "info": {}}
+
+
+def test_assemble_contract_and_missing_stages():
+    from tddfa.bench.runner import assemble, format_table
+
+    runs = {"threads_1": _fake_run(20.0, err="ModelNotAvailableError: no detector"),
+            "threads_2": _fake_run(16.0, err="ModelNotAvailableError: no detector"), "baseline": _fake_run(40.0)}
+    cfg = {"regressor": "x", "detector": None, "detector_error": "none", "regressors": {}, "budget_s": 0.1}
+    out = json.loads(json.dumps(assemble(cfg, runs, (1, 2), "0", "0")))  # JSON-serialisable
+    assert out["pipeline_720p_1face_ms"] == {"threads_1": 20.0, "threads_2": 16.0}
+    assert set(out["regress_ms"]) == {"mb1", "mb05"} and out["regress_ms"]["mb05"] == 1.0
+    assert out["regress_ms"]["mb1"] is None
+    assert out["detect_720p_ms"] is None and "no detector" in out["missing"]["detect_720p"]
+    assert out["render_dense_720p_ms"] is None
+    assert out["baseline_ratio"] == pytest.approx(2.0)
+    assert out["stages"]["pipeline_720p_1face"]["ratio"] == {"threads_1": 2.0, "threads_2": 2.5}
+    table = format_table(out)
+    assert "pipeline_720p_1face" in table and "n/a: ModelNotAvailableError" in table
+
+
+def test_worker_reports_unavailable_stages_instead_of_crashing(tmp_path):
+    import cv2
+
+    from tddfa.bench.worker import run_stages
+
+    n_threads = cv2.getNumThreads()
+    try:
+        out = run_stages({"threads": 1, "budget_s": 0.0, "regressor": str(tmp_path / "missing.onnx"), "detector": None,
+                          "detector_error": "no detector in this test", "regressors": {"mb1": {"error": "absent"}}})
+    finally:
+        cv2.setNumThreads(n_threads)
+    st = out["stages"]
+    assert st["decode_720p"]["median"] > 0 and st["crop_4faces"]["n"] >= 1
+    assert st["detect_720p"]["error"] == "no detector in this test"
+    assert st["regress_mb1_b1"]["error"] == "absent"
+    assert "error" in st["pipeline_720p_1face"]
+
+
+def test_merge_rounds_keeps_the_least_disturbed_median():
+    from tddfa.bench.runner import merge_rounds
+
+    a = {"stages": {"x": {"median": 5.0, "p90": 9.0}, "y": {"error": "missing"}}}
+    b = {"stages": {"x": {"median": 3.0, "p90": 4.0}, "y": {"median": 2.0, "p90": 2.5}}}
+    c = {"stages": {"x": {"median": 4.0, "p90": 4.1}, "y": {"error": "missing"}}}
+    m = merge_rounds([a, b, c])
+    assert m["stages"]["x"] == {"median": 3.0, "p90": 4.0}
+    assert m["stages"]["y"]["median"] == 2.0
+    assert merge_rounds([a])["stages"]["y"] == {"error": "missing"}

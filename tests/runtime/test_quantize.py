@@ -1,0 +1,61 @@
+"""INT8 static quantization of a regressor-shaped graph (``tddfa.bench.quantize``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def _tiny(path, rng):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (16, 3, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (16,)).astype(np.float32), "b"),
+             numpy_helper.from_array(rng.normal(0, 0.3, (16, 62)).astype(np.float32), "fc")]
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"]), helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]), helper.make_node("MatMul", ["f", "fc"], ["output"])]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3, 120, 120])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", 62])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_int8_close_to_fp32_and_really_quantized(tmp_path, rng):
+    onnx = pytest.importorskip("onnx")
+    from tddfa.bench.quantize import quantize_regressor
+    from tddfa.runtime.onnx import OnnxRegressor
+
+    fp32 = _tiny(tmp_path / "tiny.onnx", rng)
+    calib = rng.uniform(-1, 1, (16, 3, 120, 120)).astype(np.float32)
+    q = quantize_regressor(fp32, tmp_path / "tiny_int8.onnx", calib, per_channel=True, reduce_range=True)
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    x = rng.uniform(-1, 1, (4, 3, 120, 120)).astype(np.float32)
+    a, b = OnnxRegressor(fp32)(x), OnnxRegressor(q)(x)
+    assert b.shape == (4, 62)
+    rel = np.abs(a - b).max() / np.abs(a).max()
+    assert 0 < rel < 0.05  # changed by quantization, but only a little
+
+
+def test_pack_crops_reads_the_300w_pack(shared_data):
+    from tddfa.bench.quantize import pack_crops
+
+    if not (shared_data / "300w" / "annotations.npz").exists():
+        pytest.skip("300W pack not found")
+    crops, rois, pts = pack_crops(shared_data / "300w", "train", limit=3, step=100)
+    assert crops.shape == (3, 120, 120, 3) and crops.dtype == np.uint8
+    assert rois.shape == (3, 4) and pts.shape == (3, 68, 2)
+    # the landmarks lie inside their ROI
+    assert (pts.min(1) > rois[:, :2]).all() and (pts.max(1) < rois[:, 2:]).all()
+
+
+def test_missing_pack_is_a_clear_error(tmp_path):
+    from tddfa.bench.quantize import pack_crops
+    from tddfa.errors import InputError
+
+    with pytest.raises(InputError, match="no 300W pack"):
+        pack_crops(tmp_path)
