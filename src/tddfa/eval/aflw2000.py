@@ -8,7 +8,6 @@ landmark box, per yaw bin and the mean of the three bin means. Head pose: MAE of
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
+from .common import regressor_specs, write_results
 
 BINS = ("bin_0_30", "bin_30_60", "bin_60_90")
 
@@ -110,13 +110,7 @@ def format_table(rows: dict[str, dict]) -> str:
 def _run(args: argparse.Namespace) -> int:
     from ..api import FaceAligner
 
-    models: dict[str, str] = {}
-    if args.reference:
-        models["reference-mb05"] = f"reference:{args.reference}"
-    if args.weights:
-        models[Path(args.weights).stem] = args.weights
-    if not models or args.compare:
-        models = {"tddfa (default)": "default", **models}
+    models = regressor_specs(args)
     det_spec = None
     if args.detector:
         det_spec = f"reference:{args.reference}" if args.detector == "reference" else args.detector
@@ -130,10 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         for name, r in results.items():
             print(f"{name}: faces missed by the detector: {r['missed']}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        first = next(iter(results.values()))
-        payload = {**first, "models": results} if len(results) > 1 else first
-        Path(args.json).write_text(json.dumps(payload, indent=2))
+        write_results(args.json, results)
     return 0
 
 

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from .aflw2000 import load_annotations
+from .common import regressor_specs, write_results
 
 ROT_DEG, SCALE, SHIFT = 5.0, (0.95, 1.05), 0.03
 
@@ -420,13 +421,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(r, indent=2))
         return 0
-    models: dict[str, str] = {}
-    if args.reference:
-        models["reference-mb05"] = f"reference:{args.reference}"
-    if args.weights:
-        models[Path(args.weights).stem] = args.weights
-    if not models or args.compare:
-        models = {"tddfa (default)": "default", **models}
+    models = regressor_specs(args)
     clips: list[Path] = []
     if not args.no_clips:
         vdir = Path(args.videos)
@@ -458,10 +453,7 @@ def _run(args: argparse.Namespace) -> int:
                     f"{100 * fd['false_alarm_rate']:.2f} %"
         print(line)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        first = next(iter(results.values()))
-        payload = {**first, "models": results} if len(results) > 1 else first
-        Path(args.json).write_text(json.dumps(payload, indent=2))
+        write_results(args.json, results)
     return 0
 
 

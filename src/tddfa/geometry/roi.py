@@ -11,13 +11,16 @@ BOX_SCALE = 1.58  # detector box side -> ROI side
 BOX_SHIFT = 0.14  # centre moved down by this fraction of the box side (detector boxes sit high)
 
 
-def roi_from_box(boxes: np.ndarray) -> np.ndarray:
-    """ROIs ``(N, 4)`` from detector boxes ``(N, 4+)`` (``x1, y1, x2, y2``, extra columns ignored)."""
+def roi_from_box(boxes: np.ndarray, scale: float = BOX_SCALE) -> np.ndarray:
+    """ROIs ``(N, 4)`` from detector boxes ``(N, 4+)`` (``x1, y1, x2, y2``, extra columns ignored).
+
+    ``scale`` (ROI side / box side) is the regressor's: 1.58 for 3DDFA_V2's models; ours, trained on
+    landmark ROIs, carry their own (``roi_box_scale`` in the model JSON)."""
     b = np.asarray(boxes, np.float64).reshape(-1, np.shape(boxes)[-1])[:, :4]
     old = ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / 2
     cx = b[:, 2] - (b[:, 2] - b[:, 0]) / 2
     cy = b[:, 3] - (b[:, 3] - b[:, 1]) / 2 + old * BOX_SHIFT
-    size = np.floor(old * BOX_SCALE)  # the reference truncates with int()
+    size = np.floor(old * scale)  # the reference truncates with int()
     return np.stack([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2], axis=1)
 
 

@@ -32,6 +32,7 @@ class RegressorSpec:
     param_std: np.ndarray
     face_model: str  # "bfm" or "reference:DIR"
     card: str = ""
+    roi_box_scale: float = 1.58  # detector box side -> crop side (see tddfa.geometry.roi_from_box)
 
     def load_face_model(self) -> FaceModel:
         if self.face_model.startswith("reference:"):
@@ -48,7 +49,8 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
                          input_size=int(cfg.get("input_size", 120)),
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32),
-                         face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""))
+                         face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""),
+                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)))
 
 
 def _reference_spec(ref_dir: Path) -> RegressorSpec:

@@ -234,7 +234,7 @@ class FaceTracker:
         if len(dets) == 0:
             self.lost.extend(failed)
             return
-        det_rois = roi_from_box(dets[:, :4])
+        det_rois = roi_from_box(dets[:, :4], scale=self.aligner.spec.roi_box_scale)
         # live tracks keep their alignment; a detection overlapping one is the same face
         taken = set()
         if alive:

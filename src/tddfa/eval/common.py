@@ -1,0 +1,29 @@
+"""Pieces shared by the ``tddfa eval`` commands: which models to evaluate, and the JSON they write."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def regressor_specs(args: argparse.Namespace) -> dict[str, str]:
+    """``{display name: model spec}`` from ``--reference``, ``--weights`` and ``--compare``.
+
+    No flag means the shipped default; ``--compare`` adds the default in front of the others."""
+    models: dict[str, str] = {}
+    if args.reference:
+        models["reference-mb05"] = f"reference:{args.reference}"
+    if args.weights:
+        models[Path(args.weights).stem] = args.weights
+    if not models or args.compare:
+        models = {"tddfa (default)": "default", **models}
+    return models
+
+
+def write_results(path: str | Path, results: dict[str, dict]) -> None:
+    """The first model's results at the top level (the contract keys), all of them under ``models``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    first = next(iter(results.values()))
+    payload = {**first, "models": results} if len(results) > 1 else first
+    p.write_text(json.dumps(payload, indent=2))
