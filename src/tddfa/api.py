@@ -21,6 +21,7 @@ from .geometry import (
     roi_from_box,
     roi_from_landmarks,
 )
+from .geometry.consistency import recrop_rois, tracking_signals
 from .io.images import read_image, to_bgr
 from .runtime.onnx import OnnxRegressor
 from .runtime.registry import RegressorSpec, resolve_regressor
@@ -120,8 +121,6 @@ class FaceAligner:
 
     def recrop_disagreement(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
         """``(N,)`` mean landmark distance between each face and a re-crop of it, over the ROI side."""
-        from .video.tracker import recrop_rois, tracking_signals  # the tracker's failure test, shared
-
         rois = np.stack([f.roi for f in faces]).astype(np.float64)
         second = recrop_rois(rois)
         pts = camera_to_image(self.face_model.reconstruct(self.regress(image, second), sparse=True), second,

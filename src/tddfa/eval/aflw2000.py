@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .common import regressor_specs, write_results
+from .common import add_model_args, regressor_specs, write_results
 
 BINS = ("bin_0_30", "bin_30_60", "bin_60_90")
 
@@ -130,10 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("aflw2000", help="AFLW2000-3D: NME per yaw bin and head-pose MAE")
-    p.add_argument("--data", default="../shared/data/aflw2000-3d", help="AFLW2000-3D pack folder")
-    p.add_argument("--reference", metavar="DIR", help="evaluate 3DDFA_V2's mb05 from DIR (with its 68-point basis)")
-    p.add_argument("--weights", metavar="FILE", help="evaluate this model (.onnx with .json, or our .pth)")
-    p.add_argument("--compare", action="store_true", help="also evaluate the shipped default next to the others")
+    add_model_args(p, "evaluate 3DDFA_V2's mb05 from DIR (with its 68-point basis)")
     p.add_argument("--detector", nargs="?", const="default", default=None,
                    help="detect faces on the originals instead of using the given ROI boxes "
                         "(optionally a detector spec; 'reference' uses --reference's FaceBoxes)")

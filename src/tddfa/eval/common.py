@@ -6,6 +6,14 @@ import json
 from pathlib import Path
 
 
+def add_model_args(p: argparse.ArgumentParser, reference_help: str) -> None:
+    """The options every ``tddfa eval`` command shares: data, which models, and whether to compare."""
+    p.add_argument("--data", default="../shared/data/aflw2000-3d", help="AFLW2000-3D pack folder")
+    p.add_argument("--reference", metavar="DIR", help=reference_help)
+    p.add_argument("--weights", metavar="FILE", help="evaluate this model (.onnx with .json, or our .pth)")
+    p.add_argument("--compare", action="store_true", help="also evaluate the shipped default next to the others")
+
+
 def regressor_specs(args: argparse.Namespace) -> dict[str, str]:
     """``{display name: model spec}`` from ``--reference``, ``--weights`` and ``--compare``.
 

@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from .aflw2000 import load_annotations
-from .common import regressor_specs, write_results
+from .common import add_model_args, regressor_specs, write_results
 
 ROT_DEG, SCALE, SHIFT = 5.0, (0.95, 1.05), 0.03
 
@@ -459,10 +459,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("stability", help="temporal stability: synthetic jitter on AFLW2000-3D, real-clip jitter/lag")
-    p.add_argument("--data", default="../shared/data/aflw2000-3d", help="AFLW2000-3D pack folder")
-    p.add_argument("--reference", metavar="DIR", help="evaluate 3DDFA_V2's mb05 from DIR (its FaceBoxes for clips)")
-    p.add_argument("--weights", metavar="FILE", help="evaluate this model (.onnx with .json, or our .pth)")
-    p.add_argument("--compare", action="store_true", help="also evaluate the shipped default next to the others")
+    add_model_args(p, "evaluate 3DDFA_V2's mb05 from DIR (its FaceBoxes for clips)")
     p.add_argument("--detector", default=None, help="detector for the clips (default: the package's; 'haar': stand-in)")
     p.add_argument("--videos", default="../shared/data/videos", help="folder of .mp4 clips for the real-clip part")
     p.add_argument("--no-clips", action="store_true", help="synthetic part only")

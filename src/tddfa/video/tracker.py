@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..api import Face, FaceAligner
-from ..geometry import (
-    camera_to_image,
-    roi_from_box,
-    roi_from_landmarks,
+from ..geometry import camera_to_image, roi_from_box, roi_from_landmarks
+from ..geometry.consistency import (  # noqa: F401
+    RECROP_SCALE,
+    RECROP_SHIFT,
+    recrop_rois,
+    tracking_signals,
 )
-
-RECROP_SHIFT = 0.08  # shift of the second crop, fraction of the ROI side
-RECROP_SCALE = 1.10  # size of the second crop relative to the first
 
 
 @dataclass
@@ -92,35 +91,6 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
             used_r.add(r)
             used_c.add(c)
     return pairs
-
-
-def recrop_rois(rois: np.ndarray, frame_index: int = 0) -> np.ndarray:
-    """Second-opinion ROIs ``(N, 4)``: enlarged by ``RECROP_SCALE``, shifted diagonally; the direction cycles with
-    ``frame_index`` so a systematic bias of one direction cannot hide."""
-    r = np.asarray(rois, np.float64).reshape(-1, 4)
-    side = r[:, 2] - r[:, 0]
-    centre = (r[:, :2] + r[:, 2:]) / 2
-    dx, dy = [(1, 1), (-1, 1), (-1, -1), (1, -1)][frame_index % 4]
-    centre = centre + RECROP_SHIFT * side[:, None] * np.array([dx, dy]) / np.sqrt(2)
-    half = side * RECROP_SCALE / 2
-    return np.concatenate([centre - half[:, None], centre + half[:, None]], axis=1)
-
-
-def tracking_signals(landmarks: np.ndarray, rois: np.ndarray, landmarks_recrop: np.ndarray | None = None) -> dict:
-    """Failure signals per face. ``landmarks (N, 68, 2)`` from crops ``rois (N, 4)``; optional second opinion
-    ``landmarks_recrop (N, 68, 2)``. Returns arrays ``(N,)``: ``scale_change`` (|log side ratio|), ``shift``
-    (centre shift / side) and ``disagreement`` (mean landmark distance / side, NaN without a second opinion)."""
-    rois = np.asarray(rois, np.float64).reshape(-1, 4)
-    new = roi_from_landmarks(landmarks)
-    side = rois[:, 2] - rois[:, 0]
-    new_side = new[:, 2] - new[:, 0]
-    shift = np.linalg.norm((new[:, :2] + new[:, 2:]) / 2 - (rois[:, :2] + rois[:, 2:]) / 2, axis=1) / side
-    out = {"scale_change": np.abs(np.log(np.maximum(new_side, 1e-6) / side)), "shift": shift,
-           "disagreement": np.full(len(rois), np.nan)}
-    if landmarks_recrop is not None:
-        d = np.linalg.norm(np.asarray(landmarks)[..., :2] - np.asarray(landmarks_recrop)[..., :2], axis=-1).mean(-1)
-        out["disagreement"] = d / side
-    return out
 
 
 def _faces(aligner: FaceAligner, params: np.ndarray, rois: np.ndarray, pts: np.ndarray) -> list[Face]:
