@@ -6,7 +6,8 @@ Cases (vertex colours interpolated, C = 3):
 * ``grid4k``: a 64 x 64 vertex dome (4,096 vertices, 7,938 triangles: the size of mesh the reference's C
   renderer draws in 2.6 ms on this machine), same size on screen;
 
-and, for each, these renderers:
+and, for each, these renderers (the numba ones at 1 and at 2 threads: the box is cut into one band of rows
+per thread):
 
 * ``ours``: :func:`tddfa.render.rasterize` (the public contract: full-frame (H, W, 3) buffer + depth);
 * ``ours_box``: :func:`tddfa.render.rasterize_box` (buffers over the face's bounding box only, what the
@@ -171,10 +172,14 @@ def test_render_720p(benchmark, case, renderer):
 
 
 # ---------------------------------------------------------------- script
+PARALLEL = ("ours", "ours_box", "overlay_3d")  # numba-threaded renderers, timed at 1 and 2 threads
+
+
 def main() -> None:
     warmup()
-    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared: wall times vary; CPU ms is this thread)")
-    print(f"{'case':8s} {'renderer':10s} {'median ms':>10s} {'min ms':>8s} {'CPU ms':>8s} {'x ours':>7s}")
+    threads0 = numba.get_num_threads()
+    print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared: wall times vary; CPU ms is the process's)")
+    print(f"{'case':8s} {'renderer':10s} {'threads':>7s} {'median ms':>10s} {'min ms':>8s} {'CPU ms':>8s} {'x ours':>7s}")
     for case in ("dense", "grid4k"):
         data = _case(case)
         if data is None:
@@ -182,18 +187,21 @@ def main() -> None:
             continue
         base = None
         for name, fn in RENDERERS.items():
-            fn(*data)
-            n = 7 if name == "opencv" else 60
-            wall, cpu = [], []
-            for _ in range(n):
-                t0, c0 = time.perf_counter(), time.thread_time()
+            for threads in ((1, min(2, threads0)) if name in PARALLEL else (1,)):
+                numba.set_num_threads(threads)
                 fn(*data)
-                wall.append(time.perf_counter() - t0)
-                cpu.append(time.thread_time() - c0)
-            med = float(np.median(wall))
-            base = base or med
-            print(f"{case:8s} {name:10s} {med * 1e3:10.2f} {min(wall) * 1e3:8.2f} {np.median(cpu) * 1e3:8.2f} "
-                  f"{med / base:7.2f}")
+                n = 7 if name == "opencv" else 60
+                wall, cpu = [], []
+                for _ in range(n):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    fn(*data)
+                    wall.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
+                med = float(np.median(wall))
+                base = base or med
+                print(f"{case:8s} {name:10s} {threads:7d} {med * 1e3:10.2f} {min(wall) * 1e3:8.2f} "
+                      f"{np.median(cpu) * 1e3:8.2f} {med / base:7.2f}")
+        numba.set_num_threads(threads0)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

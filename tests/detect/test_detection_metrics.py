@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from tddfa.eval.detection import average_precision, detection_metrics, match_detections
 
@@ -26,3 +27,15 @@ def test_detection_metrics_recall_threshold():
     assert m["recall"]["iou_0.5"] == 50.0  # the 0.3 detection is below the threshold
     assert m["dets_per_image"] == 1.0
     assert 0 < m["ap"]["iou_0.5"] < 100
+
+
+def test_parse_size_accepts_wxh_and_rejects_garbage():
+    import argparse
+
+    from tddfa.eval.detection import parse_size
+
+    assert parse_size("640x360") == (640, 360)
+    assert parse_size("1080X720") == (1080, 720)
+    for bad in ("640", "x360", "10x10", "axb", "640x360x3"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_size(bad)

@@ -94,3 +94,14 @@ def test_default_missing_message():
         pytest.skip("a default detector ships")
     with pytest.raises(ModelNotAvailableError, match="reference:"):
         load_detector("default")
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (7, 13), (607, 1080)])
+def test_to_blob_equals_opencv_blob(hw):
+    from tddfa.detect.faceboxes import BGR_MEAN, to_blob
+
+    img = np.random.default_rng(0).integers(0, 256, (*hw, 3), dtype=np.uint8)
+    ref = cv2.dnn.blobFromImage(img, 1.0, mean=BGR_MEAN, swapRB=False, crop=False)
+    out = to_blob(img)
+    assert out.shape == ref.shape == (1, 3, *hw) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, ref)

@@ -15,6 +15,16 @@ from .priors import prior_boxes
 BGR_MEAN = (104.0, 117.0, 123.0)
 
 
+def to_blob(img: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8 BGR -> ``(1, 3, H, W)`` float32 minus ``BGR_MEAN``; equal to
+    ``cv2.dnn.blobFromImage(img, mean=BGR_MEAN)`` but ~6x faster (one subtraction per plane)."""
+    h, w = img.shape[:2]
+    blob = np.empty((1, 3, h, w), np.float32)
+    for c, plane in enumerate(cv2.split(img)):
+        cv2.subtract(plane, BGR_MEAN[c], dst=blob[0, c], dtype=cv2.CV_32F)
+    return blob
+
+
 @dataclass(frozen=True)
 class InputPolicy:
     """How an image is resized before the network: downscale only, keeping the aspect, so that
@@ -59,8 +69,7 @@ class FaceBoxesDetector:
         if s != 1.0:
             # int() truncation as 3DDFA_V2 does, so boxes match the reference detector exactly
             img = cv2.resize(img, (max(int(w * s), 1), max(int(h * s), 1)))
-        blob = cv2.dnn.blobFromImage(img, 1.0, mean=BGR_MEAN, swapRB=False, crop=False)
-        return blob, s
+        return to_blob(img), s
 
     def postprocess(self, loc: np.ndarray, score: np.ndarray, net_hw: tuple[int, int], s: float) -> np.ndarray:
         """Network outputs for one image (``loc (P, 4)``, ``score (P,)``) -> ``(N, 5)`` in original pixels."""

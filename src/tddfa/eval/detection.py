@@ -144,20 +144,64 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` (the detector's largest network input, width x height) -> ``(W, H)``."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w < 32 or h < 32:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, both >= 32 (e.g. 640x360), got {text!r}")
+    return w, h
+
+
+def size_tradeoff(detector, data: str | Path, sizes: list[tuple[int, int]], repeats: int = 20) -> list[dict]:
+    """Recall / detections / 720p latency of ``detector`` at each input-size cap ``(W, H)``."""
+    from ..detect import InputPolicy
+
+    keep = detector.policy
+    rows = []
+    try:
+        for w, h in sizes:
+            detector.policy = InputPolicy(max_height=h, max_width=w)
+            r = evaluate_detector(detector, data, repeats, progress=False)
+            rows.append({"input_size": f"{w}x{h}", "recall": r["recall"], "dets_per_image": r["dets_per_image"],
+                         "latency_ms_720p": r["latency_ms_720p"]})
+    finally:
+        detector.policy = keep
+    return rows
+
+
+def format_tradeoff(name: str, rows: list[dict]) -> str:
+    lines = [f"{name}: input-size cap (W x H) vs AFW recall and 1280x720 latency",
+             f"{'input size':>12}  {'recall@0.4':>10}  {'recall@0.5':>10}  {'dets/img':>8}  {'720p ms':>8}"]
+    for r in rows:
+        lines.append(f"{r['input_size']:>12}  {r['recall']['iou_0.4']:>10.2f}  {r['recall']['iou_0.5']:>10.2f}  "
+                     f"{r['dets_per_image']:>8.2f}  {r['latency_ms_720p']:>8.1f}")
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from ..detect import load_detector
+    from ..detect import InputPolicy, load_detector
 
     if args.reference and args.weights:
         from ..errors import InputError
         raise InputError("use either --reference or --weights, not both")
     spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
     results = {}
-    det = load_detector(spec, threads=args.threads)
+    over = {"policy": InputPolicy(max_height=args.input_size[1], max_width=args.input_size[0])} \
+        if args.input_size else {}
+    det = load_detector(spec, threads=args.threads, **over)
     results[det.name] = evaluate_detector(det, args.data, args.repeats)
     if args.compare_reference and not args.reference:
-        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads)
+        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, **over)
         results[ref.name] = evaluate_detector(ref, args.data, args.repeats)
     print(format_table(results))
+    tradeoff = {}
+    if args.tradeoff:
+        for name, d in [(det.name, det)] + ([(ref.name, ref)] if len(results) > 1 else []):
+            tradeoff[name] = size_tradeoff(d, args.data, args.tradeoff, args.repeats)
+            print(format_tradeoff(name, tradeoff[name]))
     print("AP counts detections of the many unannotated faces in AFW as false positives (a lower bound); "
           "recall is exact.")
     if args.json:
@@ -165,6 +209,8 @@ def _run(args: argparse.Namespace) -> int:
         payload = {**first, "threads": args.threads}
         if len(results) > 1:
             payload["compare"] = results
+        if tradeoff:
+            payload["input_size_tradeoff"] = tradeoff
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
         print(f"wrote {args.json}")
@@ -182,4 +228,8 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
     p.add_argument("--repeats", type=int, default=20, help="timed runs for the 720p latency")
+    p.add_argument("--input-size", type=parse_size, metavar="WxH",
+                   help="cap on the network input (downscale only; default: the model's, 1080x720)")
+    p.add_argument("--tradeoff", type=parse_size, nargs="+", metavar="WxH",
+                   help="also report recall and 720p latency at each of these input-size caps")
     p.set_defaults(func=_run)

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from ..facemodel import FaceModel
-from .rasterize import rasterize, rasterize_box
+from .rasterize import MIN_BAND_ROWS, PARALLEL_LOCK, rasterize, rasterize_box
 from .shading import lambert, vertex_normals
 
 UV_SIZE = 256
@@ -37,19 +37,44 @@ def pncc_code(model: FaceModel) -> np.ndarray:
     return _pncc_code(model)
 
 
-@numba.njit(cache=True, nogil=True)
-def _blend_kernel(roi, color, depth, alpha):  # pragma: no cover - JIT
-    """``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * color`` where depth is finite."""
-    h, w = depth.shape
+def _blend_row_py(roi, color, depth, alpha, y):  # pragma: no cover - JIT
+    """Row ``y`` of ``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * color`` where depth is finite."""
+    w = depth.shape[1]
     n_c = color.shape[2]
-    for y in range(h):
-        for x in range(w):
-            if depth[y, x] == -np.inf:
-                continue
-            for k in range(3):
-                c = color[y, x, k if n_c == 3 else 0]
-                val = (1.0 - alpha) * roi[y, x, k] + alpha * c + 0.5
-                roi[y, x, k] = min(max(val, 0.0), 255.0)
+    for x in range(w):
+        if depth[y, x] == -np.inf:
+            continue
+        for k in range(3):
+            c = color[y, x, k if n_c == 3 else 0]
+            val = (1.0 - alpha) * roi[y, x, k] + alpha * c + 0.5
+            roi[y, x, k] = min(max(val, 0.0), 255.0)
+
+
+_blend_row = numba.njit(cache=True, nogil=True, inline="always")(_blend_row_py)
+
+
+@numba.njit(cache=True, nogil=True)
+def _blend_serial(roi, color, depth, alpha):  # pragma: no cover - JIT
+    for y in range(depth.shape[0]):
+        _blend_row(roi, color, depth, alpha, y)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _blend_parallel(roi, color, depth, alpha):  # pragma: no cover - JIT
+    for y in numba.prange(depth.shape[0]):
+        _blend_row(roi, color, depth, alpha, y)
+
+
+def _blend_kernel(roi, color, depth, alpha) -> None:
+    """``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * color`` where depth is finite; rows in
+    parallel when numba has threads and no other parallel kernel runs (see ``PARALLEL_LOCK``)."""
+    if depth.shape[0] >= MIN_BAND_ROWS and numba.get_num_threads() > 1 and PARALLEL_LOCK.acquire(blocking=False):
+        try:
+            _blend_parallel(roi, color, depth, alpha)
+        finally:
+            PARALLEL_LOCK.release()
+    else:
+        _blend_serial(roi, color, depth, alpha)
 
 
 def _blend_box(img: np.ndarray, color: np.ndarray, depth: np.ndarray, origin: tuple[int, int],

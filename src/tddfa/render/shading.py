@@ -46,11 +46,21 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray, image_frame: boo
     return _normals(v, tri, bool(image_frame))
 
 
+@numba.njit(cache=True, nogil=True)
+def _lambert(n, lv, color, ambient, diffuse):  # pragma: no cover - JIT
+    out = np.empty((n.shape[0], 3), np.float32)
+    for i in range(n.shape[0]):
+        d = n[i, 0] * lv[0] + n[i, 1] * lv[1] + n[i, 2] * lv[2]
+        shade = ambient + diffuse * max(d, 0.0)
+        for k in range(3):
+            out[i, k] = min(max(shade * color[k], 0.0), 1.0)
+    return out
+
+
 def lambert(normals: np.ndarray, color=(0.85, 0.85, 0.85), light=DEFAULT_LIGHT, ambient: float = 0.35,
             diffuse: float = 0.65) -> np.ndarray:
-    """Colours ``(V, 3)`` in [0, 1]: ``color * (ambient + diffuse * max(0, n . l))``."""
+    """Colours ``(V, 3)`` float32 in [0, 1]: ``color * (ambient + diffuse * max(0, n . l))``."""
     lv = np.asarray(light, np.float64)
     lv = lv / np.linalg.norm(lv)
-    nl = np.clip(np.asarray(normals, np.float64) @ lv, 0.0, None)
-    shade = ambient + diffuse * nl
-    return np.clip(shade[:, None] * np.asarray(color, np.float64)[None], 0.0, 1.0).astype(np.float32)
+    n = np.ascontiguousarray(np.asarray(normals, np.float64).reshape(-1, 3))
+    return _lambert(n, lv, np.asarray(color, np.float64).reshape(3), float(ambient), float(diffuse))
