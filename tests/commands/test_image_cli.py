@@ -103,3 +103,27 @@ def test_bad_inputs_are_reported_and_skipped(ref, example, tmp_path, capsys):
 def test_unknown_kind_is_a_clear_error(ref, example, tmp_path, capsys):
     rc = main([str(example), "-o", "hologram", "--out", str(tmp_path), "--reference", ref])
     assert rc != 0 and "hologram" in capsys.readouterr().err
+
+
+def test_det_size_caps_the_detector_input(monkeypatch):
+    from tddfa import detect
+    from tddfa.commands.image import detector_with_size
+
+    seen = {}
+
+    def fake_load(spec, threads=1, **kw):
+        seen.update(spec=spec, **kw)
+        return stub_detector
+
+    monkeypatch.setattr(detect, "load_detector", fake_load)
+    assert detector_with_size("default", None, 1) == "default"  # no cap: the spec goes on unchanged
+    assert detector_with_size(stub_detector, (640, 360), 1) is stub_detector  # a callable is used as given
+    assert detector_with_size("default", (640, 360), 1) is stub_detector
+    assert seen["spec"] == "default" and seen["policy"] == detect.InputPolicy(max_height=360, max_width=640)
+    assert seen["policy"].scale(720, 1280) == 0.5
+
+
+def test_det_size_rejects_bad_values(capsys):
+    with pytest.raises(SystemExit) as e:
+        main([str(EXAMPLE), "--det-size", "640"])
+    assert e.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err

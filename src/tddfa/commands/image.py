@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-model", choices=["auto", "bfm"], default="auto",
                    help="'bfm': pair the regressor with the dense BFM face model (for dense outputs with a "
                         "68-keypoint reference model; its shape then matches only approximately)")
+    p.add_argument("--det-size", type=det_size_type, default=None, metavar="WxH",
+                   help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
+                        "small faces; default 1080x720 (see README, detector input size)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     p.add_argument("--dense", action="store_true", help="also write each face's dense vertices in the JSON")
     p.add_argument("--max-faces", type=int, default=None, metavar="N", help="keep the N largest faces")
@@ -69,6 +72,24 @@ def _expand(inputs: list[str]) -> tuple[list[Path], bool]:
     return out, folder
 
 
+def det_size_type(text: str) -> tuple[int, int]:
+    from ..detect.faceboxes import parse_input_size
+
+    try:
+        return parse_input_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def detector_with_size(spec, size: tuple[int, int] | None, threads: int):
+    """``spec`` unchanged, or loaded now with its input capped at ``size`` (W, H)."""
+    if size is None or callable(spec):
+        return spec
+    from ..detect import InputPolicy, load_detector
+
+    return load_detector(spec or "default", threads=threads, policy=InputPolicy(max_height=size[1], max_width=size[0]))
+
+
 def _make_aligner(args: argparse.Namespace):
     from ..api import FaceAligner
 
@@ -83,6 +104,7 @@ def _make_aligner(args: argparse.Namespace):
         from ..facemodel import load_bfm
 
         face_model = load_bfm()
+    detector = detector_with_size(detector, args.det_size, args.threads)
     aligner = FaceAligner(model=model, detector=detector, threads=args.threads, max_faces=args.max_faces,
                           face_model=face_model)
     aligner.detector  # load it now: a missing detector is one error, not one per image

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .image import det_size_type
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
@@ -16,6 +17,9 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
                    help="use 3DDFA_V2's mb05 and FaceBoxes from DIR (unless --model/--detector say otherwise)")
     g.add_argument("--detector", default=None,
                    help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
+    g.add_argument("--det-size", type=det_size_type, default=None, metavar="WxH",
+                   help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
+                        "default 1080x720")
     g.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per network")
     t = p.add_argument_group("tracking")
     t.add_argument("--detect-every", type=int, default=30, metavar="N",
@@ -46,7 +50,7 @@ def build_tracker(args: argparse.Namespace):
             model = f"reference:{args.reference}"
         if det is None:
             det = f"reference:{args.reference}"
-    detector = resolve_detector(det or "default", threads=args.threads)
+    detector = resolve_detector(det or "default", threads=args.threads, size=args.det_size)
     aligner = FaceAligner(model=model, detector=detector, threads=args.threads)
     cfg = TrackerConfig(detect_every=args.detect_every, max_faces=args.max_faces, check=not args.no_check)
     return aligner, FaceTracker(aligner, cfg)

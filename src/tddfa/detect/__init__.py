@@ -15,14 +15,14 @@ from pathlib import Path
 
 from ..errors import ModelNotAvailableError
 from .boxes import decode, encode, iou_matrix, nms
-from .faceboxes import FaceBoxesDetector, InputPolicy
+from .faceboxes import FaceBoxesDetector, InputPolicy, parse_input_size
 from .priors import prior_boxes
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ONNX = MODELS_DIR / "faceboxes.onnx"
 REFERENCE_PTH = "FaceBoxesProd.pth"
 
-__all__ = ["FaceBoxesDetector", "InputPolicy", "load_detector", "decode", "encode", "iou_matrix", "nms",
+__all__ = ["FaceBoxesDetector", "InputPolicy", "parse_input_size", "load_detector", "decode", "encode", "iou_matrix", "nms",
            "prior_boxes", "export_pth_to_onnx"]
 
 

@@ -44,6 +44,17 @@ class InputPolicy:
         return s
 
 
+def parse_input_size(text: str) -> tuple[int, int]:
+    """``"WxH"`` (largest network input: width x height, e.g. ``"640x360"``) -> ``(W, H)``; ``ValueError`` otherwise."""
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"expected WIDTHxHEIGHT (e.g. 640x360), got {text!r}") from None
+    if w < 32 or h < 32:
+        raise ValueError(f"input size {text!r}: both sides must be at least 32")
+    return w, h
+
+
 class FaceBoxesDetector:
     """``detector(img_bgr uint8 (H, W, 3)) -> (N, 5) float32 [x1, y1, x2, y2, score]`` in image pixels,
     highest score first; ``(0, 5)`` when there is no face. Gray / BGRA inputs are converted with ``to_bgr``.

@@ -145,14 +145,13 @@ def format_table(results: dict[str, dict]) -> str:
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` (the detector's largest network input, width x height) -> ``(W, H)``."""
+    """argparse type for ``"WxH"`` (the detector's largest network input, width x height) -> ``(W, H)``."""
+    from ..detect.faceboxes import parse_input_size
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        if w < 32 or h < 32:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, both >= 32 (e.g. 640x360), got {text!r}")
-    return w, h
+        return parse_input_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def size_tradeoff(detector, data: str | Path, sizes: list[tuple[int, int]], repeats: int = 20) -> list[dict]:

@@ -36,9 +36,11 @@ class HaarDetector:
         return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, np.ones_like(cx)], 1)
 
 
-def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, quiet: bool = False) -> Callable:
+def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, quiet: bool = False,
+                     size: tuple[int, int] | None = None) -> Callable:
     """``"haar"`` -> the stand-in; ``"default"`` or another spec -> ``tddfa.detect.load_detector(spec)`` when the
-    package has it, else the stand-in with a note on stderr; a callable is returned as is."""
+    package has it (input capped at ``size`` = (W, H) if given), else the stand-in with a note on stderr; a
+    callable is returned as is."""
     if callable(spec):
         return spec
     spec = spec or "default"
@@ -51,4 +53,8 @@ def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, 
             print("tddfa: note: tddfa.detect is not available; using OpenCV's Haar cascade as a stand-in detector",
                   file=sys.stderr)
         return HaarDetector()
+    if size is not None:
+        from ..detect import InputPolicy
+
+        return load_detector(spec, threads=threads, policy=InputPolicy(max_height=size[1], max_width=size[0]))
     return load_detector(spec, threads=threads)
