@@ -81,6 +81,18 @@ def test_export_gives_a_regressor_the_runtime_resolves(smoke_run, tmp_path):
     with torch.no_grad():
         want = net.eval()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(OnnxRegressor(spec.onnx)(x), want, atol=1e-3, rtol=1e-3)
+    assert spec.roi_box_scale == 1.58  # not given: the 3DDFA_V2 value
+
+
+def test_export_stores_roi_box_scale_for_onnx_and_pth(smoke_run, tmp_path):
+    from tddfa.runtime.registry import resolve_regressor
+
+    models = tmp_path / "models"
+    assert main(["train-export", str(smoke_run / "best.pth"), "--name", "tiny2", "--out-dir", str(models),
+                 "--roi-box-scale", "1.2345"]) == 0
+    assert json.loads((models / "tiny2.json").read_text())["roi_box_scale"] == 1.2345
+    assert resolve_regressor(str(models / "tiny2.onnx")).roi_box_scale == 1.2345
+    assert resolve_regressor(str(models / "tiny2.pth")).roi_box_scale == 1.2345
 
 
 def test_lr_schedule_warms_up_then_decays():

@@ -36,8 +36,23 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from ..train.export import export_checkpoint
 
+    scale, note = None, ""
+    if args.roi_box_scale == "auto":
+        from ..detect import load_detector
+        from ..train.roi_scale import measure_roi_box_scale
+
+        m = measure_roi_box_scale(load_detector(args.detector), args.data_300w)
+        scale = m["scale"]
+        note = (f"trained on landmark ROIs: detector '{args.detector}' boxes x1.58 give ROIs {m['ratio_median']:.3f}x the "
+                f"landmark ROI (median; p10-p90 {m['ratio_p10_p90'][0]:.3f}-{m['ratio_p10_p90'][1]:.3f}) on "
+                f"{m['n_faces']} 300W {m['split']} faces (no AFW; {m['missed']} not detected), centre offset "
+                f"{m['centre_offset_median'][0]:+.3f}, {m['centre_offset_median'][1]:+.3f} of the side")
+        print(f"roi_box_scale {scale:.4f}: {note}")
+    elif args.roi_box_scale is not None:
+        scale = float(args.roi_box_scale)
     paths = export_checkpoint(args.checkpoint, args.name, out_dir=args.out_dir or _models_dir(),
-                              make_default=args.default, card=args.card or "")
+                              make_default=args.default, card=args.card or "", roi_box_scale=scale,
+                              roi_box_scale_note=note)
     for k, p in paths.items():
         print(f"wrote {p}")
     return 0
@@ -66,4 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--default", action="store_true", help="also make it the default regressor (default.json)")
     e.add_argument("--out-dir", help="folder (default: the package's models folder)")
     e.add_argument("--card", help="one-line model card stored in the .json")
+    e.add_argument("--roi-box-scale", metavar="X|auto",
+                   help="detector box -> crop scale stored with the model; 'auto' measures it on 300W train "
+                        "with --detector (see tddfa.train.roi_scale)")
+    e.add_argument("--detector", default="default", help="detector for --roi-box-scale auto (default: shipped)")
+    e.add_argument("--data-300w", default="../shared/data/300w", help="300W pack for --roi-box-scale auto")
     e.set_defaults(func=_export)

@@ -119,4 +119,5 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
         export_onnx(model, onnx, (1, 3, cfg.get("input_size", 120), cfg.get("input_size", 120)))
     return RegressorSpec(name=pth.stem, onnx=onnx, arch=cfg["arch"], input_size=cfg.get("input_size", 120),
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
-                         param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"))
+                         param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"),
+                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)))

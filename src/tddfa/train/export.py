@@ -29,8 +29,12 @@ def load_training_checkpoint(path: str | Path) -> dict:
 
 
 def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_DIR, make_default: bool = False,
-                      card: str = "") -> dict[str, Path]:
-    """Write ``out_dir/<name>.{onnx,json,pth}`` (and ``default.json`` if asked); return the paths."""
+                      card: str = "", roi_box_scale: float | None = None,
+                      roi_box_scale_note: str = "") -> dict[str, Path]:
+    """Write ``out_dir/<name>.{onnx,json,pth}`` (and ``default.json`` if asked); return the paths.
+
+    ``roi_box_scale``: detector box side -> crop side for this model (see ``tddfa.train.roi_scale``); it is
+    stored in the ``.json`` and the ``.pth`` so both load the same way."""
     from ..nets import create_model
     from ..runtime.onnx import OnnxRegressor, export_onnx
 
@@ -60,12 +64,18 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
     meta = {"name": name, "arch": cfg["arch"], "input_size": size,
             "param_mean": [float(v) for v in cfg["param_mean"]], "param_std": [float(v) for v in cfg["param_std"]],
             "face_model": cfg.get("face_model", "bfm"), "card": card}
+    if roi_box_scale is not None:
+        meta["roi_box_scale"] = round(float(roi_box_scale), 4)
+        if roi_box_scale_note:
+            meta["roi_box_scale_note"] = roi_box_scale_note
     paths["json"].write_text(json.dumps(meta, indent=1) + "\n")
     slim = {"config": {k: cfg[k] for k in ("name", "arch", "input_size", "param_mean", "param_std", "face_model")
                        if k in cfg},
             "model": {k: v.contiguous() for k, v in ck["model"].items()},
             "epoch": ck.get("epoch"), "best_nme": ck.get("best_nme")}
     slim["config"]["name"] = name
+    if roi_box_scale is not None:
+        slim["config"]["roi_box_scale"] = meta["roi_box_scale"]
     torch.save(slim, paths["pth"])
     for k in ("onnx", "pth"):
         size_b = paths[k].stat().st_size

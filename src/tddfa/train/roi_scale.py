@@ -1,0 +1,60 @@
+"""Calibrate ``roi_box_scale``: how to turn a detector's box into the crop a landmark-ROI model was trained on.
+
+Our regressors are trained on landmark ROIs (:func:`tddfa.geometry.roi_from_landmarks`); at run time the crop
+comes from a detector box (:func:`tddfa.geometry.roi_from_box`, side = ``scale`` x box side). The right
+``scale`` is the one that makes the two ROIs the same size on average, measured on **300W train** faces (never
+AFW, never the evaluation sets) with the detector that ships alongside.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..geometry.roi import BOX_SCALE, box_from_landmarks, roi_from_box, roi_from_landmarks
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes ``a (N, 4)`` with one box ``b (4,)``."""
+    ix = np.clip(np.minimum(a[:, 2], b[2]) - np.maximum(a[:, 0], b[0]), 0, None)
+    iy = np.clip(np.minimum(a[:, 3], b[3]) - np.maximum(a[:, 1], b[1]), 0, None)
+    inter = ix * iy
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / np.maximum(union, 1e-9)
+
+
+def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train", step: int = 1) -> dict:
+    """Detect every ``split`` face of the 300W pack (AFW excluded) and compare ``roi_from_box(det, 1.58)`` with
+    ``roi_from_landmarks(annotation)``. Returns ``scale`` (= 1.58 / median side ratio), the ratio's spread, the
+    median centre offset (fraction of the landmark ROI side) and how many faces were matched / missed."""
+    import cv2
+
+    root = Path(data_300w)
+    if not (root / "annotations.npz").exists():
+        raise InputError(f"no 300W pack at {root} (annotations.npz missing)")
+    ann = np.load(root / "annotations.npz")
+    idx = np.flatnonzero((ann["split"] == split) & (ann["subset"] != "afw"))[::step]
+    ratios, offsets, missed = [], [], 0
+    for i in idx:
+        img = cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg"))
+        if img is None:
+            raise InputError(f"cannot read {ann['names'][i]}.jpg in {root / 'images'}")
+        pts = ann["pts68"][i].astype(np.float64)
+        dets = np.asarray(detector(img), np.float64).reshape(-1, 5)
+        iou = _iou(dets[:, :4], box_from_landmarks(pts[None])[0]) if len(dets) else np.zeros(0)
+        if not len(dets) or iou.max() < 0.3:
+            missed += 1
+            continue
+        det_roi = roi_from_box(dets[int(iou.argmax())][None, :4], scale=BOX_SCALE)[0]
+        lm_roi = roi_from_landmarks(pts[None])[0]
+        side = lm_roi[2] - lm_roi[0]
+        ratios.append((det_roi[2] - det_roi[0]) / side)
+        offsets.append(((det_roi[:2] + det_roi[2:]) / 2 - (lm_roi[:2] + lm_roi[2:]) / 2) / side)
+    if not ratios:
+        raise InputError(f"the detector found none of the {len(idx)} faces")
+    r = np.asarray(ratios)
+    return {"scale": float(BOX_SCALE / np.median(r)), "ratio_median": float(np.median(r)),
+            "ratio_p10_p90": [float(v) for v in np.percentile(r, [10, 90])],
+            "centre_offset_median": [float(v) for v in np.median(np.asarray(offsets), axis=0)],
+            "n_faces": int(len(r)), "missed": int(missed), "split": split}
