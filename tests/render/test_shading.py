@@ -72,3 +72,25 @@ def test_renders_from_several_threads_under_the_workqueue_layer():
     env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "NUMBA_NUM_THREADS": "2"}
     r = subprocess.run([sys.executable, "-c", _CONCURRENT], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_parallel_blend_equals_serial():
+    from tddfa.render.maps import _blend_box
+
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (200, 160, 3), dtype=np.uint8)
+    color = rng.uniform(0, 255, (120, 100, 3)).astype(np.float32)
+    depth = np.where(rng.random((120, 100)) < 0.7, 1.0, -np.inf).astype(np.float32)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        ref = _blend_box(img, color, depth, (30, 40), 0.6)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        got = _blend_box(img, color, depth, (30, 40), 0.6)
+    finally:
+        numba.set_num_threads(old)
+    np.testing.assert_array_equal(got, ref)
+    covered = ref[40:160, 30:130][depth == 1.0].astype(float)
+    want = 0.4 * img[40:160, 30:130][depth == 1.0] + 0.6 * color[depth == 1.0]
+    assert np.abs(covered - want).max() <= 0.5 + 1e-6  # rounded blend where covered
+    np.testing.assert_array_equal(ref[40:160, 30:130][depth != 1.0], img[40:160, 30:130][depth != 1.0])

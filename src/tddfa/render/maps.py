@@ -37,7 +37,8 @@ def pncc_code(model: FaceModel) -> np.ndarray:
     return _pncc_code(model)
 
 
-def _blend_row_py(roi, color, depth, alpha, y):  # pragma: no cover - JIT
+@numba.njit(cache=True, nogil=True, inline="always")
+def _blend_row(roi, color, depth, alpha, y):  # pragma: no cover - JIT
     """Row ``y`` of ``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * color`` where depth is finite."""
     w = depth.shape[1]
     n_c = color.shape[2]
@@ -48,9 +49,6 @@ def _blend_row_py(roi, color, depth, alpha, y):  # pragma: no cover - JIT
             c = color[y, x, k if n_c == 3 else 0]
             val = (1.0 - alpha) * roi[y, x, k] + alpha * c + 0.5
             roi[y, x, k] = min(max(val, 0.0), 255.0)
-
-
-_blend_row = numba.njit(cache=True, nogil=True, inline="always")(_blend_row_py)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..detect.boxes import iou_matrix
 from ..errors import InputError
 from ..geometry.roi import BOX_SCALE, box_from_landmarks, roi_from_box, roi_from_landmarks
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of boxes ``a (N, 4)`` with one box ``b (4,)``."""
-    ix = np.clip(np.minimum(a[:, 2], b[2]) - np.maximum(a[:, 0], b[0]), 0, None)
-    iy = np.clip(np.minimum(a[:, 3], b[3]) - np.maximum(a[:, 1], b[1]), 0, None)
-    inter = ix * iy
-    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / np.maximum(union, 1e-9)
 
 
 def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train", step: int = 1) -> dict:
@@ -42,7 +34,7 @@ def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train",
             raise InputError(f"cannot read {ann['names'][i]}.jpg in {root / 'images'}")
         pts = ann["pts68"][i].astype(np.float64)
         dets = np.asarray(detector(img), np.float64).reshape(-1, 5)
-        iou = _iou(dets[:, :4], box_from_landmarks(pts[None])[0]) if len(dets) else np.zeros(0)
+        iou = iou_matrix(dets[:, :4], box_from_landmarks(pts[None]))[:, 0]
         if not len(dets) or iou.max() < 0.3:
             missed += 1
             continue
