@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError, TddfaError
+from ..eval.detection import parse_size
 from ..io.export import ALL_KINDS, MESH_KINDS, write_outputs
 from ..io.images import IMAGE_SUFFIXES, read_image
 from ..render.outputs import DENSE_KINDS
@@ -44,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-model", choices=["auto", "bfm"], default="auto",
                    help="'bfm': pair the regressor with the dense BFM face model (for dense outputs with a "
                         "68-keypoint reference model; its shape then matches only approximately)")
-    p.add_argument("--det-size", type=det_size_type, default=None, metavar="WxH",
+    p.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
                         "small faces; default 1080x720 (see README, detector input size)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
@@ -72,22 +73,13 @@ def _expand(inputs: list[str]) -> tuple[list[Path], bool]:
     return out, folder
 
 
-def det_size_type(text: str) -> tuple[int, int]:
-    from ..detect.faceboxes import parse_input_size
-
-    try:
-        return parse_input_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def detector_with_size(spec, size: tuple[int, int] | None, threads: int):
     """``spec`` unchanged, or loaded now with its input capped at ``size`` (W, H)."""
     if size is None or callable(spec):
         return spec
     from ..detect import InputPolicy, load_detector
 
-    return load_detector(spec or "default", threads=threads, policy=InputPolicy(max_height=size[1], max_width=size[0]))
+    return load_detector(spec or "default", threads=threads, policy=InputPolicy.from_size(size))
 
 
 def _make_aligner(args: argparse.Namespace):

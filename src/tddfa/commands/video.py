@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .image import det_size_type
+from ..eval.detection import parse_size
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
@@ -17,7 +17,7 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
                    help="use 3DDFA_V2's mb05 and FaceBoxes from DIR (unless --model/--detector say otherwise)")
     g.add_argument("--detector", default=None,
                    help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
-    g.add_argument("--det-size", type=det_size_type, default=None, metavar="WxH",
+    g.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
                         "default 1080x720")
     g.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per network")

@@ -35,6 +35,11 @@ class InputPolicy:
     max_height: int | None = 720
     max_width: int | None = 1080
 
+    @classmethod
+    def from_size(cls, size: tuple[int, int]) -> "InputPolicy":
+        """The cap ``(W, H)`` as ``parse_input_size`` returns it."""
+        return cls(max_height=int(size[1]), max_width=int(size[0]))
+
     def scale(self, height: int, width: int) -> float:
         s = 1.0
         if self.max_height and height > self.max_height:

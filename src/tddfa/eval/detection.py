@@ -162,7 +162,7 @@ def size_tradeoff(detector, data: str | Path, sizes: list[tuple[int, int]], repe
     rows = []
     try:
         for w, h in sizes:
-            detector.policy = InputPolicy(max_height=h, max_width=w)
+            detector.policy = InputPolicy.from_size((w, h))
             r = evaluate_detector(detector, data, repeats, progress=False)
             rows.append({"input_size": f"{w}x{h}", "recall": r["recall"], "dets_per_image": r["dets_per_image"],
                          "latency_ms_720p": r["latency_ms_720p"]})
@@ -188,8 +188,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("use either --reference or --weights, not both")
     spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
     results = {}
-    over = {"policy": InputPolicy(max_height=args.input_size[1], max_width=args.input_size[0])} \
-        if args.input_size else {}
+    over = {"policy": InputPolicy.from_size(args.input_size)} if args.input_size else {}
     det = load_detector(spec, threads=args.threads, **over)
     results[det.name] = evaluate_detector(det, args.data, args.repeats)
     if args.compare_reference and not args.reference:

@@ -14,7 +14,8 @@ face meshes, whose overdraw is close to 1: dense mesh at 720p 8.4 vs 7.3 CPU ms 
 
 With several numba threads (``numba.get_num_threads()``; ``NUMBA_NUM_THREADS`` or
 ``numba.set_num_threads`` choose), the box is cut into horizontal bands, one per thread, each walking
-every triangle but writing only its own rows: no locks, and the same pixels as one serial pass.
+every triangle but writing only its own rows: bands need no locks between them, and give the same pixels
+as one serial pass.
 """
 from __future__ import annotations
 

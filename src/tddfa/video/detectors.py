@@ -56,5 +56,5 @@ def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, 
     if size is not None:
         from ..detect import InputPolicy
 
-        return load_detector(spec, threads=threads, policy=InputPolicy(max_height=size[1], max_width=size[0]))
+        return load_detector(spec, threads=threads, policy=InputPolicy.from_size(size))
     return load_detector(spec, threads=threads)
