@@ -94,3 +94,19 @@ def test_parallel_blend_equals_serial():
     want = 0.4 * img[40:160, 30:130][depth == 1.0] + 0.6 * color[depth == 1.0]
     assert np.abs(covered - want).max() <= 0.5 + 1e-6  # rounded blend where covered
     np.testing.assert_array_equal(ref[40:160, 30:130][depth != 1.0], img[40:160, 30:130][depth != 1.0])
+
+
+def test_grey_blend_with_tint_equals_colour_blend():
+    """The ``3d`` overlay interpolates one light channel and tints it in the blend: same pixels (to rounding)
+    as interpolating the tinted BGR colour."""
+    from tddfa.render.maps import _blend_box
+
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (90, 80, 3), dtype=np.uint8)
+    shade = rng.uniform(0, 255, (50, 40, 1)).astype(np.float32)
+    depth = np.where(rng.random((50, 40)) < 0.6, 1.0, -np.inf).astype(np.float32)
+    tint = np.array([0.9, 0.5, 0.2])
+    got = _blend_box(img, shade, depth, (10, 20), 0.6, tint)
+    want = _blend_box(img, (shade * tint).astype(np.float32), depth, (10, 20), 0.6)
+    assert np.abs(got.astype(int) - want).max() <= 1
+    assert (got != img).any()

@@ -107,3 +107,28 @@ def test_cli_registers_prepare_data():
 
     args = build_parser().parse_args(["prepare-data", "--out", "x", "--profiles", "0"])
     assert args.profiles == 0 and args.out == "x" and callable(args.func)
+
+
+def test_more_profiles_adds_a_new_draw_of_views(bfm, shared_data, tmp_path):
+    """``--more-profiles train`` re-profiles the real faces of an existing train.npz with another seed."""
+    from tddfa.train.prepare import more_profiles
+
+    idx = np.array([0, 1000])
+    data = load_300w(shared_data, indices=idx)
+    base = real_samples(bfm, data["images"], data["pts"], idx, FitConfig(), contour_candidates(bfm))
+    fmt.save_npz(tmp_path / "train.npz", base)
+    path = more_profiles(shared_data, tmp_path, profiles=2, seed=5, split="train", log=lambda m: None)
+    assert path.name == "profiles_s5.npz"
+    with np.load(path) as z:
+        prof = {k: z[k] for k in z.files}
+    assert fmt.validate(prof) == 4 and set(prof["source"]) == set(idx)
+    yaw = np.abs(pose_from_camera(prof["params"][:, :12])[:, 0])
+    assert yaw.max() > np.abs(pose_from_camera(base["params"][:, :12])[:, 0]).max()
+
+
+def test_more_profiles_rejects_an_unknown_split(shared_data, tmp_path):
+    from tddfa.errors import InputError
+    from tddfa.train.prepare import more_profiles
+
+    with pytest.raises(InputError, match="split"):
+        more_profiles(shared_data, tmp_path, profiles=1, seed=0, split="val", log=lambda m: None)

@@ -118,3 +118,28 @@ def test_bad_config_is_a_clear_error(tmp_path):
 
     with pytest.raises(InputError, match="lossx"):
         load_config(cfg)
+
+
+def test_train_eval_matches_the_trainers_validation(data_cfg, smoke_run, tmp_path):
+    """``train-eval`` recomputes the NME the trainer logged for best.pth on the same split."""
+    from tddfa.train.evaluate import checkpoint_nme
+
+    val = json.loads(data_cfg.read_text())["data"]["val"]
+    best = torch.load(smoke_run / "best.pth", map_location="cpu", weights_only=False)
+    got = checkpoint_nme(smoke_run / "best.pth", [val])[val]
+    assert got["n"] == 16
+    assert got["nme"] == pytest.approx(best["best_nme"], rel=1e-4)
+    out = tmp_path / "eval.json"
+    assert main(["train-eval", str(smoke_run / "best.pth"), "--data", val, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())[str(smoke_run / "best.pth")][val]["n"] == 16
+
+
+def test_yaw_bins_split_by_absolute_yaw():
+    from tddfa.train.evaluate import yaw_bins
+
+    nme = np.array([1.0, 3.0, 2.0, 6.0, 10.0])
+    yaw = np.array([-10.0, 20.0, -45.0, 75.0, -90.0])
+    b = yaw_bins(nme, yaw)
+    assert (b["0-30"]["n"], b["30-60"]["n"], b["60-90"]["n"]) == (2, 1, 2)
+    assert b["0-30"]["nme"] == 2.0 and b["60-90"]["nme"] == 8.0
+    assert b["mean_of_bins"] == pytest.approx((2.0 + 2.0 + 8.0) / 3)

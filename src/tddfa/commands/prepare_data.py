@@ -5,8 +5,13 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..train.prepare import prepare
+    from ..train.prepare import more_profiles, prepare
 
+    if args.more_profiles:
+        path = more_profiles(args.data, args.out, args.profiles, args.seed, split=args.more_profiles,
+                             workers=args.workers, log=lambda msg: print(f"prepare-data: {msg}", flush=True))
+        print(f"prepare-data: wrote {path}")
+        return 0
     summary = prepare(args.data, args.out, profiles=args.profiles, workers=args.workers,
                       video_clips=args.video_clips, video_frames=args.video_frames, seed=args.seed,
                       log=lambda msg: print(f"prepare-data: {msg}", flush=True))
@@ -23,4 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video-clips", type=int, default=1, help="synthetic clips per train face (0: none)")
     p.add_argument("--video-frames", type=int, default=4, help="frames per synthetic clip")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--more-profiles", choices=["train", "test"],
+                   help="only add profiled views: 'train' re-profiles train.npz's faces with --seed into "
+                        "profiles_s<seed>.npz (for data.extra); 'test' writes val_profiles.npz from the test split")
     p.set_defaults(func=_run)

@@ -2,6 +2,7 @@
 
     tddfa train --config configs/mb05.json [--out runs/NAME] [--resume] [--smoke]
     tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
+    tddfa train-eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
 """
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from ..train.evaluate import checkpoint_nme
+
+    res = {}
+    for ck in args.checkpoints:
+        res[ck] = checkpoint_nme(ck, args.data, threads=args.threads)
+        for path, r in res[ck].items():
+            bins = r["yaw_bins"]
+            print(f"{ck}  {Path(path).name}: n {r['n']}  NME {r['nme']:.3f} (median {r['nme_median']:.3f})  yaw "
+                  + "  ".join(f"{k} {v['nme']:.3f} (n {v['n']})" for k, v in bins.items() if k != "mean_of_bins")
+                  + f"  bins mean {bins['mean_of_bins']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
 def _models_dir() -> Path:
     from ..runtime.registry import MODELS_DIR
 
@@ -74,6 +93,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="override the config's number of epochs")
     p.add_argument("--stop-after", type=int, metavar="STEPS", help="checkpoint and stop at this global step")
     p.set_defaults(func=_train)
+
+    v = sub.add_parser("train-eval", help="NME of training checkpoints on cached validation splits, by yaw bin")
+    v.add_argument("checkpoints", nargs="+", help="runs/NAME/best.pth ...")
+    v.add_argument("--data", nargs="+", default=["cache/train/val.npz"],
+                   help="cached splits (val.npz; val_profiles.npz from `tddfa prepare-data --more-profiles test`)")
+    v.add_argument("--threads", type=int, default=1)
+    v.add_argument("--json", help="write the numbers here")
+    v.set_defaults(func=_evaluate)
 
     e = sub.add_parser("train-export", help="export a training checkpoint as a shipped model (.onnx/.json/.pth)")
     e.add_argument("checkpoint", help="runs/NAME/best.pth or last.pth")

@@ -130,8 +130,42 @@ def prepare(data_dir: str | Path, out_dir: str | Path, profiles: int = 10, worke
     return summary
 
 
+def more_profiles(data_dir: str | Path, out_dir: str | Path, profiles: int, seed: int, split: str = "train",
+                  workers: int = 1, log=print) -> Path:
+    """Another draw of profiled views, written beside the cache as its own file.
+
+    ``split="train"`` re-profiles the real train faces already fitted in ``train.npz`` with a new ``seed``
+    (more yaw/pitch targets per face) into ``profiles_s<seed>.npz``, for a config's ``data.extra``.
+    ``split="test"`` fits the 300W test faces (with flips) and profiles them into ``val_profiles.npz``:
+    a large-pose validation set made only from the validation split.
+    """
+    from .profiling import profile_dataset
+
+    if split not in ("train", "test"):
+        raise InputError(f"split must be 'train' or 'test', not {split!r}")
+    out = Path(out_dir)
+    t0 = time.time()
+    model = load_bfm()
+    data = load_300w(data_dir)
+    if split == "train":
+        with np.load(out / "train.npz", allow_pickle=False) as z:
+            keep = np.isin(z["kind"], ["real", "flip"])
+            base = {k: z[k][keep] for k in z.files}
+        path = out / f"profiles_s{seed}.npz"
+    elif split == "test":
+        idx = np.flatnonzero(data["split"] == "test")
+        base = real_samples(model, data["images"][idx], data["pts"][idx], idx, FitConfig(),
+                            contour_candidates(model))
+        path = out / "val_profiles.npz"
+    prof = profile_dataset(model, data["images"], data["pts"], base, profiles, seed=seed, workers=workers, log=log)
+    fmt.validate(prof)
+    fmt.save_npz(path, prof)
+    log(f"{path.name}: {len(prof['images'])} samples ({time.time() - t0:.0f}s)")
+    return path
+
+
 def _write_summary(out: Path, summary: dict) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
-__all__ = ["load_300w", "real_samples", "prepare", "fit_report", "camera_to_pixels"]
+__all__ = ["load_300w", "real_samples", "prepare", "more_profiles", "fit_report", "camera_to_pixels"]

@@ -1,0 +1,64 @@
+"""Score training checkpoints on cached splits (``val.npz``, ``val_profiles.npz``), by yaw bin.
+
+For choosing between runs on the validation split only: the same NME as the trainer's validation
+(68 reconstructed landmarks vs the labelled ones in crop pixels, normalised by ``sqrt(w*h)`` of their box),
+plus the mean over |yaw| bins 0-30, 30-60, 60-90 (yaw from the labels' camera), like the AFLW2000-3D protocol.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..facemodel import load_bfm
+from ..geometry import pose_from_camera
+from . import losses as L
+from .dataset import load_arrays, to_input
+from .export import load_training_checkpoint
+
+YAW_BINS = ((0, 30), (30, 60), (60, 90))
+
+
+def yaw_bins(nme: np.ndarray, yaw: np.ndarray) -> dict:
+    """Per-bin mean NME ``{"0-30": ..}`` of ``nme`` (N,) over |yaw| (N,) in degrees, and their mean."""
+    out = {}
+    for lo, hi in YAW_BINS:
+        sel = (np.abs(yaw) >= lo) & (np.abs(yaw) <= hi if hi == 90 else np.abs(yaw) < hi)
+        out[f"{lo}-{hi}"] = {"n": int(sel.sum()), "nme": float(nme[sel].mean()) if sel.any() else float("nan")}
+    vals = [b["nme"] for b in out.values() if b["n"]]
+    out["mean_of_bins"] = float(np.mean(vals)) if vals else float("nan")
+    return out
+
+
+@torch.no_grad()
+def checkpoint_nme(ckpt: str | Path, data: list[str | Path], batch: int = 256, threads: int = 1) -> dict:
+    """``{npz path: {"n", "nme", "nme_median", "yaw_bins"}}`` for a training checkpoint (best/last.pth)."""
+    from ..nets import create_model
+
+    torch.set_num_threads(threads)
+    ck = load_training_checkpoint(ckpt)
+    cfg = ck["config"]
+    model = create_model(cfg["arch"])
+    model.load_state_dict(ck["model"])
+    model.eval()
+    mean = torch.tensor(cfg["param_mean"], dtype=torch.float32)
+    std = torch.tensor(cfg["param_std"], dtype=torch.float32)
+    fm = load_bfm()
+    vm = L.VertexModel.from_face_model(fm, np.asarray(fm.keypoints))
+    out = {}
+    for path in data:
+        arr = load_arrays(path)
+        preds = []
+        for i in range(0, len(arr), batch):
+            p = model(to_input(arr.images[i:i + batch])) * std + mean
+            pts = vm.reconstruct(p)
+            preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).numpy())
+        nme = L.nme_68(np.concatenate(preds), arr.landmarks)
+        yaw = pose_from_camera(arr.params[:, :12])[:, 0]
+        out[str(path)] = {"n": len(arr), "nme": float(nme.mean()), "nme_median": float(np.median(nme)),
+                          "yaw_bins": yaw_bins(nme, yaw)}
+    return out
+
+
+__all__ = ["checkpoint_nme", "yaw_bins", "YAW_BINS"]
