@@ -82,3 +82,16 @@ def test_merge_rounds_keeps_the_least_disturbed_median():
     assert m["stages"]["x"] == {"median": 3.0, "p90": 4.0}
     assert m["stages"]["y"]["median"] == 2.0
     assert merge_rounds([a])["stages"]["y"] == {"error": "missing"}
+
+
+def test_default_bench_frames_hold_exactly_the_faces_they_claim(bfm):
+    """The "1 face" / "4 faces" frames give 1 / 4 faces through the shipped pipeline (the whole example
+    photo, pasted before, also carried a mission patch and a torso that the detector flagged)."""
+    from tddfa import FaceAligner
+    from tddfa.bench.scenes import SIZES, load_face, scene
+
+    aligner = FaceAligner()
+    face = load_face()
+    for w, h in SIZES.values():
+        assert len(aligner(scene(face, w, h, 1))) == 1
+    assert len(aligner(scene(face, *SIZES["720p"], 4))) == 4
