@@ -110,3 +110,17 @@ def test_grey_blend_with_tint_equals_colour_blend():
     want = _blend_box(img, (shade * tint).astype(np.float32), depth, (10, 20), 0.6)
     assert np.abs(got.astype(int) - want).max() <= 1
     assert (got != img).any()
+
+
+def test_lambert_shade_is_lambert_of_the_normals_for_white():
+    rng = np.random.default_rng(5)
+    v = rng.normal(size=(60, 3)).astype(np.float32)
+    tri = rng.integers(0, 60, (100, 3)).astype(np.int32)
+    from tddfa.render.shading import lambert_shade
+
+    for frame in (True, False):
+        want = lambert(vertex_normals(v, tri, image_frame=frame), color=(1, 1, 1))[:, 0]
+        np.testing.assert_allclose(lambert_shade(v, tri, image_frame=frame), want, atol=1e-5)
+    # a vertex on no triangle has no normal: ambient only
+    v2 = np.vstack([v, [[9, 9, 9]]]).astype(np.float32)
+    assert lambert_shade(v2, tri)[-1] == pytest.approx(0.35)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..facemodel import FaceModel
 from .rasterize import MIN_BAND_ROWS, PARALLEL_LOCK, rasterize, rasterize_box
-from .shading import lambert, vertex_normals
+from .shading import lambert_shade
 
 UV_SIZE = 256
 
@@ -97,10 +97,10 @@ def render_shaded(img: np.ndarray, meshes: Sequence[np.ndarray], model: FaceMode
     """``3d``: the meshes lit by a directional + ambient light, alpha-blended over ``img``."""
     if not meshes:
         return img.copy()
-    # one interpolated channel (the light's intensity), coloured in the blend: a third of the attribute
-    # work of interpolating BGR (grid4k 720p: 2.27 -> 1.81 CPU ms, see benchmarks/README.md)
+    # one interpolated channel (the light's intensity, normals and Lambert in one pass), coloured in the blend:
+    # a third of the attribute work of interpolating BGR (see benchmarks/README.md, session 3)
     tint = np.clip(np.asarray(color, np.float64), 0.0, 1.0)
-    shades = [lambert(vertex_normals(v, model.triangles), color=(1.0, 1.0, 1.0))[:, :1] * 255.0 for v in meshes]
+    shades = [lambert_shade(v, model.triangles) * np.float32(255.0) for v in meshes]
     buf, depth, origin = rasterize_box(list(meshes), model.triangles, shades, *img.shape[:2])
     return _blend_box(img, buf, depth, origin, alpha, tint)
 

@@ -161,6 +161,10 @@ def _concat(vertices, triangles, attributes):
     """Several meshes (lists) -> one mesh, with triangle indices offset."""
     if not isinstance(vertices, (list, tuple)):
         return vertices, triangles, attributes
+    if len(vertices) == 1:  # one face: nothing to offset, no copies
+        tri = triangles[0] if isinstance(triangles, (list, tuple)) else triangles
+        attr = attributes[0] if isinstance(attributes, (list, tuple)) else attributes
+        return vertices[0], tri, attr
     if not (isinstance(triangles, (list, tuple)) and len(triangles) == len(vertices)):
         # one topology shared by every mesh (e.g. several faces of one face model)
         triangles = [triangles] * len(vertices)
