@@ -65,7 +65,7 @@ def _blend_parallel(roi, color, depth, alpha, tint):  # pragma: no cover - JIT
 
 
 def _blend_kernel(roi, color, depth, alpha, tint) -> None:
-    """``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * color`` where depth is finite; rows in
+    """``roi`` (h, w, 3) uint8 in place: ``(1 - alpha) * roi + alpha * tint * color`` where depth is finite; rows in
     parallel when numba has threads and no other parallel kernel runs (see ``PARALLEL_LOCK``)."""
     if depth.shape[0] >= MIN_BAND_ROWS and numba.get_num_threads() > 1 and PARALLEL_LOCK.acquire(blocking=False):
         try:

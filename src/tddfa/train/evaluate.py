@@ -32,6 +32,19 @@ def yaw_bins(nme: np.ndarray, yaw: np.ndarray) -> dict:
 
 
 @torch.no_grad()
+def predict_landmarks(model: torch.nn.Module, images: np.ndarray, unwhiten, vm: L.VertexModel, batch: int = 256,
+                      n: int | None = None) -> np.ndarray:
+    """Crop-pixel landmarks ``(N, K, 2)`` of uint8 crops ``(N, 120, 120, 3)``: network -> ``unwhiten`` -> the first
+    ``n`` vertices of ``vm`` (all if None) -> pixels (camera frame x, y up -> u = X - 1, v = 120 - Y)."""
+    model.eval()
+    preds = []
+    for i in range(0, len(images), batch):
+        pts = vm.reconstruct(unwhiten(model(to_input(images[i:i + batch]))), n=n)
+        preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).numpy())
+    return np.concatenate(preds)
+
+
+@torch.no_grad()
 def checkpoint_nme(ckpt: str | Path, data: list[str | Path], batch: int = 256, threads: int = 1) -> dict:
     """``{npz path: {"n", "nme", "nme_median", "yaw_bins"}}`` for a training checkpoint (best/last.pth)."""
     from ..nets import create_model
@@ -49,16 +62,11 @@ def checkpoint_nme(ckpt: str | Path, data: list[str | Path], batch: int = 256, t
     out = {}
     for path in data:
         arr = load_arrays(path)
-        preds = []
-        for i in range(0, len(arr), batch):
-            p = model(to_input(arr.images[i:i + batch])) * std + mean
-            pts = vm.reconstruct(p)
-            preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).numpy())
-        nme = L.nme_68(np.concatenate(preds), arr.landmarks)
+        nme = L.nme_68(predict_landmarks(model, arr.images, lambda o: o * std + mean, vm, batch), arr.landmarks)
         yaw = pose_from_camera(arr.params[:, :12])[:, 0]
         out[str(path)] = {"n": len(arr), "nme": float(nme.mean()), "nme_median": float(np.median(nme)),
                           "yaw_bins": yaw_bins(nme, yaw)}
     return out
 
 
-__all__ = ["checkpoint_nme", "yaw_bins", "YAW_BINS"]
+__all__ = ["checkpoint_nme", "predict_landmarks", "yaw_bins", "YAW_BINS"]

@@ -168,14 +168,9 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict:
         """NME (%) of the 68 reconstructed landmarks vs the annotated ones, normalised by sqrt(w*h) of their box."""
-        self.model.eval()
-        bs = int(self.cfg["val_batch"])
-        preds = []
-        for i in range(0, len(self.val), bs):
-            p = self.unwhiten(self.model(to_input(self.val.images[i:i + bs])))
-            pts = self.vm.reconstruct(p, n=68)
-            preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).numpy())
-        pred = np.concatenate(preds)
+        from .evaluate import predict_landmarks
+
+        pred = predict_landmarks(self.model, self.val.images, self.unwhiten, self.vm, int(self.cfg["val_batch"]), n=68)
         nme = L.nme_68(pred, self.val.landmarks)
         return {"nme": float(nme.mean()), "nme_median": float(np.median(nme))}
 
