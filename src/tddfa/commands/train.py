@@ -62,12 +62,11 @@ def _export(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from ..train.evaluate import checkpoint_nme
+    from ..train.evaluate import checkpoints_nme
 
-    res = {}
-    for ck in args.checkpoints:
-        res[ck] = checkpoint_nme(ck, args.data, threads=args.threads)
-        for path, r in res[ck].items():
+    res = checkpoints_nme(args.checkpoints, args.data, threads=args.threads)
+    for ck, per_split in res.items():
+        for path, r in per_split.items():
             bins = r["yaw_bins"]
             print(f"{ck}  {Path(path).name}: n {r['n']}  NME {r['nme']:.3f} (median {r['nme_median']:.3f})  yaw "
                   + "  ".join(f"{k} {v['nme']:.3f} (n {v['n']})" for k, v in bins.items() if k != "mean_of_bins")

@@ -45,28 +45,37 @@ def predict_landmarks(model: torch.nn.Module, images: np.ndarray, unwhiten, vm: 
 
 
 @torch.no_grad()
-def checkpoint_nme(ckpt: str | Path, data: list[str | Path], batch: int = 256, threads: int = 1) -> dict:
-    """``{npz path: {"n", "nme", "nme_median", "yaw_bins"}}`` for a training checkpoint (best/last.pth)."""
+def checkpoints_nme(ckpts: list[str | Path], data: list[str | Path], batch: int = 256, threads: int = 1) -> dict:
+    """``{ckpt: {npz path: {"n", "nme", "nme_median", "yaw_bins"}}}`` for training checkpoints (best/last.pth).
+
+    The splits, their yaw and the face model are loaded once for all checkpoints."""
     from ..nets import create_model
 
     torch.set_num_threads(threads)
-    ck = load_training_checkpoint(ckpt)
-    cfg = ck["config"]
-    model = create_model(cfg["arch"])
-    model.load_state_dict(ck["model"])
-    model.eval()
-    mean = torch.tensor(cfg["param_mean"], dtype=torch.float32)
-    std = torch.tensor(cfg["param_std"], dtype=torch.float32)
     fm = load_bfm()
     vm = L.VertexModel.from_face_model(fm, np.asarray(fm.keypoints))
+    splits = {str(p): load_arrays(p) for p in data}
+    yaws = {p: pose_from_camera(a.params[:, :12])[:, 0] for p, a in splits.items()}
     out = {}
-    for path in data:
-        arr = load_arrays(path)
-        nme = L.nme_68(predict_landmarks(model, arr.images, lambda o: o * std + mean, vm, batch), arr.landmarks)
-        yaw = pose_from_camera(arr.params[:, :12])[:, 0]
-        out[str(path)] = {"n": len(arr), "nme": float(nme.mean()), "nme_median": float(np.median(nme)),
-                          "yaw_bins": yaw_bins(nme, yaw)}
+    for ckpt in ckpts:
+        ck = load_training_checkpoint(ckpt)
+        cfg = ck["config"]
+        model = create_model(cfg["arch"])
+        model.load_state_dict(ck["model"])
+        mean = torch.tensor(cfg["param_mean"], dtype=torch.float32)
+        std = torch.tensor(cfg["param_std"], dtype=torch.float32)
+        res = {}
+        for path, arr in splits.items():
+            nme = L.nme_68(predict_landmarks(model, arr.images, lambda o: o * std + mean, vm, batch), arr.landmarks)
+            res[path] = {"n": len(arr), "nme": float(nme.mean()), "nme_median": float(np.median(nme)),
+                         "yaw_bins": yaw_bins(nme, yaws[path])}
+        out[str(ckpt)] = res
     return out
 
 
-__all__ = ["checkpoint_nme", "predict_landmarks", "yaw_bins", "YAW_BINS"]
+def checkpoint_nme(ckpt: str | Path, data: list[str | Path], batch: int = 256, threads: int = 1) -> dict:
+    """``{npz path: {...}}`` for one checkpoint (see :func:`checkpoints_nme`)."""
+    return checkpoints_nme([ckpt], data, batch, threads)[str(ckpt)]
+
+
+__all__ = ["checkpoint_nme", "checkpoints_nme", "predict_landmarks", "yaw_bins", "YAW_BINS"]

@@ -152,7 +152,7 @@ def more_profiles(data_dir: str | Path, out_dir: str | Path, profiles: int, seed
             keep = np.isin(z["kind"], ["real", "flip"])
             base = {k: z[k][keep] for k in z.files}
         path = out / f"profiles_s{seed}.npz"
-    elif split == "test":
+    else:
         idx = np.flatnonzero(data["split"] == "test")
         base = real_samples(model, data["images"][idx], data["pts"][idx], idx, FitConfig(),
                             contour_candidates(model))
