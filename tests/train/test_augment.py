@@ -4,37 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tddfa.facemodel import FaceModel
-from tddfa.geometry import camera_to_image
 from tddfa.train import augment as A
-
-ROI = np.array([[0, 0, 120, 120]])
-
-
-def _toy(rng, v=80):
-    return FaceModel(mean=rng.normal(0, 5e4, (v, 3)).astype(np.float32),
-                     basis=rng.normal(0, 1e3, (3 * v, 50)).astype(np.float32),
-                     triangles=np.zeros((0, 3), np.int32), keypoints=np.arange(68), uv=np.zeros((v, 2), np.float32),
-                     param_mean=np.zeros(62, np.float32), param_std=np.ones(62, np.float32))
-
-
-def _params(rng):
-    r, _ = np.linalg.qr(rng.normal(size=(3, 3)) + 3 * np.eye(3))
-    cam = np.concatenate([4e-4 * r, [[60.0], [62.0], [50.0]]], 1)
-    return np.concatenate([cam.ravel(), rng.normal(0, 1, 50)]).astype(np.float32)
-
-
-def _crop_points(fm, p):
-    return camera_to_image(fm.reconstruct(p[None], sparse=True), ROI)[0]
+from toy_face import crop_points, toy_model, toy_params
 
 
 @pytest.mark.parametrize("angle,scale,shift",
                          [(0, 1, (0, 0)), (17, 1, (0, 0)), (-30, 1.2, (5, -7)), (90, 0.8, (-3, 2))])
 def test_warped_params_give_warped_landmarks(rng, angle, scale, shift):
-    fm = _toy(rng)
-    p = _params(rng)
+    fm = toy_model(rng)
+    p = toy_params(rng)
     a = A.similarity_matrix(angle, scale, shift)
-    before, after = _crop_points(fm, p), _crop_points(fm, A.warp_params(p, a))
+    before, after = crop_points(fm, p), crop_points(fm, A.warp_params(p, a))
     np.testing.assert_allclose(after[:, :2], A.warp_points(before[:, :2], a), atol=2e-3)
     # depth scales with the similarity (relative to the centroid: absolute depth has no pixel meaning)
     dz0, dz1 = before[:, 2] - before[:, 2].mean(), after[:, 2] - after[:, 2].mean()
@@ -57,9 +37,9 @@ def test_warped_image_moves_like_the_points():
 
 
 def test_augment_batch_is_consistent_and_deterministic(rng):
-    fm = _toy(rng)
-    p = np.stack([_params(rng) for _ in range(6)])
-    lm = np.stack([_crop_points(fm, q)[:, :2] for q in p])
+    fm = toy_model(rng)
+    p = np.stack([toy_params(rng) for _ in range(6)])
+    lm = np.stack([crop_points(fm, q)[:, :2] for q in p])
     imgs = rng.integers(0, 256, (6, 120, 120, 3), dtype=np.uint8)
     cfg = A.AugmentConfig(p_geometric=1.0)
     i1, p1, l1 = A.augment_batch(imgs, p, lm, cfg, np.random.default_rng(5))
@@ -68,7 +48,7 @@ def test_augment_batch_is_consistent_and_deterministic(rng):
     np.testing.assert_array_equal(i1, i2)
     np.testing.assert_array_equal(p1, p2)
     for q, pts in zip(p1, l1):
-        np.testing.assert_allclose(_crop_points(fm, q)[:, :2], pts, atol=3e-3)
+        np.testing.assert_allclose(crop_points(fm, q)[:, :2], pts, atol=3e-3)
     assert not np.allclose(p1, p)
 
 

@@ -126,3 +126,17 @@ def test_meta_joint_picks_the_loss_that_helps_and_restores_weights(torch_mod):
     assert mj.history == {"harmful": 0, "good": 2}
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_vertex_model_save_load_round_trip(rng, tmp_path):
+    fm = _toy_model(rng)
+    m = L.VertexModel.from_face_model(fm, L.vertex_subset(fm, step=3))
+    m.save(tmp_path / "vm.npz")
+    back = L.VertexModel.load(tmp_path / "vm.npz")
+    want, got = dict(m.named_buffers()), dict(back.named_buffers())
+    assert got.keys() == want.keys() == {"mean", "basis", "gram", "mm", "cross", "hess"}
+    for k, v in want.items():
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v), k
+    assert back.n_vertices == m.n_vertices
+    p = torch.as_tensor(_params(rng, 2), dtype=torch.float32)
+    assert torch.equal(back.reconstruct(p), m.reconstruct(p))

@@ -9,19 +9,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="PyTorch not installed (pip install 'tddfa[train]')")
 
 from tddfa.cli import main  # noqa: E402
-from tddfa.train.dataset import synthetic_arrays, whitening_stats  # noqa: E402
+from tddfa.train.dataset import whitening_stats  # noqa: E402
 from tddfa.train.trainer import lr_at  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def data_cfg(bfm, tmp_path_factory):
-    d = tmp_path_factory.mktemp("data")
-    for name, n, seed in (("train", 48, 0), ("val", 16, 1)):
-        a = synthetic_arrays(bfm, n, seed)
-        np.savez(d / f"{name}.npz", images=a.images, params=a.params, landmarks=a.landmarks)
-    cfg = d / "cfg.json"
-    cfg.write_text(json.dumps({"name": "t", "data": {"train": str(d / "train.npz"), "val": str(d / "val.npz")}}))
-    return cfg
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
     tddfa train --config configs/mb05.json [--out runs/NAME] [--resume] [--smoke]
     tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
     tddfa train-eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
+    tddfa train-pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
 """
 from __future__ import annotations
 
@@ -76,6 +77,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pack(args: argparse.Namespace) -> int:
+    from ..facemodel import load_bfm
+    from ..train import losses as L
+    from ..train.pack import pack_files
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, paths, q in (("train", args.train, args.quality), ("val", [args.val], args.val_quality)):
+        st = pack_files(paths, out / f"{name}.pack.npz", q)
+        print(f"{out / f'{name}.pack.npz'}: {st['samples']} samples, {st['encoded']} encoded "
+              f"({st['mirrored']} stored as mirrors), {st['bytes'] / 1e6:.1f} MB (raw crops {st['raw_bytes'] / 1e6:.0f} MB)")
+    fm = load_bfm()
+    L.VertexModel.from_face_model(fm, L.vertex_subset(fm, args.vertex_step)).save(out / "vertex_model.npz")
+    print(f"{out / 'vertex_model.npz'}: loss vertices (every {args.vertex_step}th + the 68 keypoints)")
+    return 0
+
+
 def _models_dir() -> Path:
     from ..runtime.registry import MODELS_DIR
 
@@ -92,6 +110,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="override the config's number of epochs")
     p.add_argument("--stop-after", type=int, metavar="STEPS", help="checkpoint and stop at this global step")
     p.set_defaults(func=_train)
+
+    k = sub.add_parser("train-pack", help="compact WebP copies of the training caches (+ loss vertices) to move "
+                                          "to another machine, e.g. a lent GPU (scripts/train_on_gpu.sh)")
+    k.add_argument("--train", nargs="+", default=["cache/train/train.npz"], help="cached splits to pack into one")
+    k.add_argument("--val", default="cache/train/val.npz")
+    k.add_argument("--out", default="cache/gpu")
+    k.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
+    k.add_argument("--val-quality", type=int, default=75)
+    k.add_argument("--vertex-step", type=int, default=10, help="as the config's loss.vertex_step")
+    k.set_defaults(func=_pack)
 
     v = sub.add_parser("train-eval", help="NME of training checkpoints on cached validation splits, by yaw bin")
     v.add_argument("checkpoints", nargs="+", help="runs/NAME/best.pth ...")

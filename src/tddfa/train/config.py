@@ -31,6 +31,12 @@ DEFAULTS: dict = {
     "log_every": 20,
     "checkpoint_minutes": 10.0,
     "stop_after_steps": None,  # save last.pth and stop at this global step, as if killed (tests, time boxes)
+    "device": "cpu",  # "cpu", "cuda" or "auto" (cuda when available)
+    "loader_workers": 0,  # >0: batches are augmented in that many worker processes (a GPU needs several)
+    "init_from": None,  # a checkpoint whose weights and whitening start a new run (fine-tuning)
+    "vertex_model": None,  # an .npz from `VertexModel.save` instead of building the loss vertices from the BFM
+    "time_budget_minutes": None,  # the lr schedule runs on training time instead of steps; stop when spent
+    "augment_backend": "cv2",  # "cv2": per image on the CPU (workers); "torch": whole batches on the device
 }
 
 LOSS_KINDS = ("metajoint", "fwpdc", "vdc", "wpdc")
@@ -81,6 +87,10 @@ def validate(cfg: dict) -> None:
         raise InputError(f"optimizer.name must be 'adamw' or 'sgd', not {cfg['optimizer']['name']!r}")
     if int(cfg["batch_size"]) < 2:
         raise InputError("batch_size must be at least 2 (batch norm, meta-joint halves)")
+    if cfg["device"] not in ("cpu", "cuda", "auto"):
+        raise InputError(f"device must be 'cpu', 'cuda' or 'auto', not {cfg['device']!r}")
+    if cfg["augment_backend"] not in ("cv2", "torch"):
+        raise InputError(f"augment_backend must be 'cv2' or 'torch', not {cfg['augment_backend']!r}")
     if int(cfg["input_size"]) != 120:
         raise InputError("only input_size 120 is supported (the cached crops are 120x120)")
 

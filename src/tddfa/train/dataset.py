@@ -1,7 +1,7 @@
 """In-memory training arrays: uint8 crops (channels-last), parameters and landmarks, plus batching.
 
 Reads the cached ``.npz`` files described in :mod:`tddfa.train.data_format` (``video_train.npz`` clips are
-flattened into single frames). Batches become float tensors ``(B, 3, 120, 120)`` in channels-last memory
+flattened into single frames) and the compact packs of :mod:`tddfa.train.pack`. Batches become float tensors ``(B, 3, 120, 120)`` in channels-last memory
 order, normalised like inference (``(x - 127.5) / 128``, see ``tddfa.geometry.normalize``).
 """
 from __future__ import annotations
@@ -33,6 +33,10 @@ def load_arrays(path: str | Path, limit: int | None = None) -> Arrays:
     if not p.exists():
         raise InputError(f"training data not found: {p} (run `tddfa prepare-data` first)")
     with np.load(p, allow_pickle=False) as z:
+        if "webp" in z.files:  # a compact pack (see ``pack``)
+            from .pack import load_pack
+
+            return load_pack(p, limit)
         missing = {"images", "params", "landmarks"} - set(z.files)
         if missing:
             raise InputError(f"{p}: missing arrays {sorted(missing)}")

@@ -37,10 +37,11 @@ def predict_landmarks(model: torch.nn.Module, images: np.ndarray, unwhiten, vm: 
     """Crop-pixel landmarks ``(N, K, 2)`` of uint8 crops ``(N, 120, 120, 3)``: network -> ``unwhiten`` -> the first
     ``n`` vertices of ``vm`` (all if None) -> pixels (camera frame x, y up -> u = X - 1, v = 120 - Y)."""
     model.eval()
+    device = next(model.parameters()).device
     preds = []
     for i in range(0, len(images), batch):
-        pts = vm.reconstruct(unwhiten(model(to_input(images[i:i + batch]))), n=n)
-        preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).numpy())
+        pts = vm.reconstruct(unwhiten(model(to_input(images[i:i + batch]).to(device))), n=n)
+        preds.append(torch.stack([pts[..., 0] - 1, 120 - pts[..., 1]], -1).cpu().numpy())
     return np.concatenate(preds)
 
 

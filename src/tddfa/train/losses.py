@@ -64,6 +64,15 @@ class VertexModel(nn.Module):
         basis = fm.basis.reshape(fm.n_vertices, 3, N_ALPHA)[idx]
         return cls(fm.mean[idx], basis)
 
+    def save(self, path) -> None:
+        """Write ``mean`` and ``basis`` (a few MB) so a machine without the BFM can train (``vertex_model``)."""
+        np.savez_compressed(path, mean=self.mean.cpu().numpy(), basis=self.basis.cpu().numpy())
+
+    @classmethod
+    def load(cls, path) -> "VertexModel":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["mean"], z["basis"])
+
     @property
     def n_vertices(self) -> int:
         return int(self.mean.shape[0])

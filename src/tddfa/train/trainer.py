@@ -26,7 +26,7 @@ from ..facemodel import load_bfm
 from ..nets import create_model
 from . import losses as L
 from .augment import AugmentConfig, augment_batch
-from .dataset import Arrays, concat, load_arrays, to_input, whitening_stats
+from .dataset import Arrays, concat, load_arrays, whitening_stats
 
 log = logging.getLogger("tddfa.train")
 
@@ -41,11 +41,14 @@ def setup_logging(run_dir: Path) -> None:
     log.propagate = False
 
 
-def lr_at(step: int, total: int, base: float, warmup: int, min_ratio: float) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine from ``base`` to ``base * min_ratio`` at ``total``."""
+def lr_at(step: int, total: int, base: float, warmup: int, min_ratio: float, progress: float | None = None) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine from ``base`` to ``base * min_ratio`` at ``total``.
+
+    ``progress`` (0..1), when given, places the cosine instead of the step count (time-budgeted runs)."""
     if step < warmup:
         return base * (step + 1) / warmup
-    t = min((step - warmup) / max(total - warmup, 1), 1.0)
+    t = (step - warmup) / max(total - warmup, 1) if progress is None else progress
+    t = min(max(t, 0.0), 1.0)
     return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -56,7 +59,29 @@ def _save(obj: dict, path: Path) -> None:
 
 
 def _state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config device is 'cuda' but PyTorch sees no CUDA device")
+    return torch.device(name)
+
+
+class _EpochSteps(torch.utils.data.Dataset):
+    """Steps ``start..n-1`` of one epoch as a dataset of whole batches, so loader workers augment them."""
+
+    def __init__(self, trainer: "Trainer", epoch: int, start: int, n: int):
+        self.trainer, self.epoch, self.start, self.n = trainer, epoch, start, n
+
+    def __len__(self) -> int:
+        return self.n - self.start
+
+    def __getitem__(self, k: int):
+        imgs, params, lms = self.trainer.batch_arrays(self.epoch, self.start + k)
+        return torch.from_numpy(imgs), torch.from_numpy(params), torch.from_numpy(lms)
 
 
 class Trainer:
@@ -73,14 +98,20 @@ class Trainer:
         except ImportError:  # pragma: no cover
             pass
         torch.manual_seed(int(cfg["seed"]))
+        self.device = resolve_device(cfg["device"])
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input shape
 
         d = cfg["data"]
         self.train = concat([load_arrays(d["train"], cfg["max_train"])] +
                             [load_arrays(e, cfg["max_train"]) for e in d.get("extra") or []])
         self.val = load_arrays(d["val"], cfg["max_val"])
         mean, std = whitening_stats(self.train.params)
-        self.fm = load_bfm()
-        self.vm = L.VertexModel.from_face_model(self.fm, L.vertex_subset(self.fm, cfg["loss"]["vertex_step"]))
+        if cfg["vertex_model"]:
+            self.vm = L.VertexModel.load(cfg["vertex_model"])
+        else:
+            fm = load_bfm()
+            self.vm = L.VertexModel.from_face_model(fm, L.vertex_subset(fm, cfg["loss"]["vertex_step"]))
         self.model = create_model(cfg["arch"]).to(memory_format=torch.channels_last)
         self.aug = AugmentConfig.from_dict(cfg["augment"])
 
@@ -93,8 +124,15 @@ class Trainer:
             ck = torch.load(last, map_location="cpu", weights_only=False)
             mean = np.asarray(ck["config"]["param_mean"], np.float32)  # keep the run's whitening
             std = np.asarray(ck["config"]["param_std"], np.float32)
+        elif cfg["init_from"]:
+            init = torch.load(cfg["init_from"], map_location="cpu", weights_only=False)
+            if init["config"]["arch"] != cfg["arch"]:
+                raise ValueError(f"init_from {cfg['init_from']} is a {init['config']['arch']}, not {cfg['arch']}")
+            self.model.load_state_dict(init["model"])
+            mean = np.asarray(init["config"]["param_mean"], np.float32)  # its outputs are whitened with these
+            std = np.asarray(init["config"]["param_std"], np.float32)
         self.param_mean, self.param_std = mean, std
-        self.t_mean, self.t_std = torch.from_numpy(mean), torch.from_numpy(std)
+        self.t_mean, self.t_std = torch.from_numpy(mean).to(self.device), torch.from_numpy(std).to(self.device)
 
         opt = cfg["optimizer"]
         if opt["name"] == "sgd":
@@ -117,6 +155,9 @@ class Trainer:
 
         if ck is not None:
             self.model.load_state_dict(ck["model"])
+        self.model.to(self.device)
+        self.vm.to(self.device)
+        if ck is not None:
             self.opt.load_state_dict(ck["optimizer"])
             self.epoch, self.step_in_epoch = int(ck["epoch"]), int(ck["step_in_epoch"])
             self.global_step, self.elapsed = int(ck["global_step"]), float(ck.get("elapsed", 0.0))
@@ -135,19 +176,66 @@ class Trainer:
     def unwhiten(self, out: torch.Tensor) -> torch.Tensor:
         return out * self.t_std + self.t_mean
 
-    def batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The augmented batch ``step`` of ``epoch``: a pure function of (seed, epoch, step)."""
+    def batch_indices(self, epoch: int, step: int) -> np.ndarray:
+        """Training rows of batch ``step`` of ``epoch``: a pure function of (seed, epoch, step)."""
         bs, seed = int(self.cfg["batch_size"]), int(self.cfg["seed"])
         perm = np.random.default_rng([seed, epoch]).permutation(len(self.train))
         idx = np.sort(perm[(step * bs) % len(perm):][:bs])
         if idx.size < bs:  # steps_per_epoch beyond one pass: wrap around
             idx = np.sort(perm[:bs])
-        rng = np.random.default_rng([seed, epoch, step, 1])
-        imgs, params, lms = augment_batch(self.train.images[idx], self.train.params[idx],
-                                          self.train.landmarks[idx], self.aug, rng)
-        return to_input(imgs), torch.from_numpy(params), torch.from_numpy(lms)
+        return idx
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor, lm: torch.Tensor, lr: float) -> tuple[float, str]:
+    def batch_arrays(self, epoch: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The augmented batch ``step`` of ``epoch`` (uint8 crops, params, landmarks): a pure function of
+        (seed, epoch, step)."""
+        idx = self.batch_indices(epoch, step)
+        rng = np.random.default_rng([int(self.cfg["seed"]), epoch, step, 1])
+        return augment_batch(self.train.images[idx], self.train.params[idx], self.train.landmarks[idx], self.aug, rng)
+
+    def batch(self, epoch: int, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`batch_arrays` as tensors on the training device (input normalised like inference)."""
+        imgs, params, lms = self.batch_arrays(epoch, step)
+        return self.to_device(torch.from_numpy(imgs), torch.from_numpy(params), torch.from_numpy(lms))
+
+    def to_device(self, imgs: torch.Tensor, params: torch.Tensor, lms: torch.Tensor):
+        d = self.device
+        nb = d.type == "cuda"
+        x = imgs.to(d, non_blocking=nb).permute(0, 3, 1, 2).float().sub_(127.5).div_(128.0)  # channels-last
+        return x, params.to(d, non_blocking=nb), lms.to(d, non_blocking=nb)
+
+    def _device_batches(self, epoch: int, start: int):
+        """``augment_backend: torch``: the training set lives on the device; whole batches are augmented there."""
+        from .augment_torch import augment_batch_torch
+
+        if getattr(self, "_on_device", None) is None:
+            d = self.device
+            self._on_device = tuple(torch.from_numpy(a).to(d) for a in
+                                    (self.train.images, self.train.params, self.train.landmarks))
+        images, params, lms = self._on_device
+        seed = int(self.cfg["seed"])
+        for k in range(start, self.steps_per_epoch):
+            idx = torch.from_numpy(self.batch_indices(epoch, k)).to(self.device)
+            g = torch.Generator().manual_seed(int(np.random.default_rng([seed, epoch, k, 2]).integers(2 ** 62)))
+            yield augment_batch_torch(images[idx], params[idx], lms[idx], self.aug, g)
+
+    def batches(self, epoch: int, start: int):
+        """Batches ``start..`` of ``epoch`` on the device, from loader workers when ``loader_workers`` > 0."""
+        if self.cfg["augment_backend"] == "torch":
+            yield from self._device_batches(epoch, start)
+            return
+        w = int(self.cfg["loader_workers"])
+        if w <= 0:
+            for k in range(start, self.steps_per_epoch):
+                yield self.batch(epoch, k)
+            return
+        loader = torch.utils.data.DataLoader(_EpochSteps(self, epoch, start, self.steps_per_epoch), batch_size=None,
+                                             shuffle=False, num_workers=w, pin_memory=self.device.type == "cuda",
+                                             prefetch_factor=4)
+        for imgs, params, lms in loader:
+            yield self.to_device(imgs, params, lms)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor, lm: torch.Tensor, lr: float) -> tuple[torch.Tensor, str]:
+        """One optimiser step; returns the loss (a detached tensor: reading it waits for the device) and its kind."""
         for g in self.opt.param_groups:
             g["lr"] = lr
         kind = self.cfg["loss"]["kind"]
@@ -163,7 +251,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
-        return loss.item(), kind
+        return loss.detach(), kind
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -195,29 +283,36 @@ class Trainer:
         bs = int(cfg["batch_size"])
         last_ck = time.monotonic()
         result: dict = {}
-        while self.epoch < int(cfg["epochs"]):
-            t_epoch, seen, run_loss, n_loss = time.monotonic(), 0, 0.0, 0
-            t_log = time.monotonic()
-            while self.step_in_epoch < self.steps_per_epoch:
-                t0 = time.monotonic()
-                x, y, lm = self.batch(self.epoch, self.step_in_epoch)
-                lr = lr_at(self.global_step, self.total_steps, opt["lr"], sch["warmup_steps"], sch["min_lr_ratio"])
+        budget = 60 * float(cfg["time_budget_minutes"]) if cfg["time_budget_minutes"] else None
+        out_of_time = budget is not None and self.elapsed >= budget
+        while self.epoch < int(cfg["epochs"]) and not out_of_time:
+            t_epoch, run_loss, n_loss = time.monotonic(), 0.0, 0
+            t_log = t_prev = time.monotonic()
+            for x, y, lm in self.batches(self.epoch, self.step_in_epoch):
+                lr = lr_at(self.global_step, self.total_steps, opt["lr"], sch["warmup_steps"], sch["min_lr_ratio"],
+                           None if budget is None else self.elapsed / budget)
                 loss, kind = self.train_step(x, y, lm, lr)
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss} at step {self.global_step}; lower optimizer.lr")
                 self.step_in_epoch += 1
                 self.global_step += 1
-                self.elapsed += time.monotonic() - t0
-                seen += bs
+                now = time.monotonic()
+                self.elapsed += now - t_prev
+                t_prev = now
                 run_loss, n_loss = run_loss + loss, n_loss + 1
                 if self.step_in_epoch % int(cfg["log_every"]) == 0 or self.step_in_epoch == self.steps_per_epoch:
-                    dt = time.monotonic() - t_log
-                    rate = n_loss * bs / max(dt, 1e-9)
-                    eta = (self.total_steps - self.global_step) * bs / max(rate, 1e-9)
+                    mean_loss = float(run_loss) / n_loss  # the only wait for the device in a logging period
+                    if not math.isfinite(mean_loss):
+                        raise FloatingPointError(f"loss became {mean_loss} before step {self.global_step}; "
+                                                 "lower optimizer.lr")
+                    rate = n_loss * bs / max(time.monotonic() - t_log, 1e-9)
+                    if budget is None:
+                        eta = (self.total_steps - self.global_step) * bs / max(rate, 1e-9)
+                    else:
+                        eta = max(budget - self.elapsed, 0.0)
                     log.info(f"epoch {self.epoch + 1}/{cfg['epochs']} step {self.step_in_epoch}/{self.steps_per_epoch}"
-                             f" loss {run_loss / n_loss:.3f} ({kind}) lr {lr:.2e} {rate:.1f} samples/s"
+                             f" loss {mean_loss:.3f} ({kind}) lr {lr:.2e} {rate:.1f} samples/s"
                              f" eta {eta / 3600:.2f} h")
                     t_log, run_loss, n_loss = time.monotonic(), 0.0, 0
+                out_of_time = budget is not None and self.elapsed >= budget
                 stop = cfg["stop_after_steps"] is not None and self.global_step >= int(cfg["stop_after_steps"])
                 if stop or time.monotonic() - last_ck > 60 * float(cfg["checkpoint_minutes"]):
                     self.checkpoint(self.run_dir / "last.pth")
@@ -225,6 +320,9 @@ class Trainer:
                 if stop and self.step_in_epoch < self.steps_per_epoch:
                     log.info(f"stopped at step {self.global_step} (stop_after_steps); resume with --resume")
                     return {"stopped": True, "best_nme": self.best_nme, "best_epoch": self.best_epoch}
+                if out_of_time:
+                    log.info(f"time budget of {cfg['time_budget_minutes']} min spent at step {self.global_step}")
+                    break
             metrics = self.validate()
             self.epoch += 1
             self.step_in_epoch = 0
