@@ -83,22 +83,21 @@ class FaceAligner:
         threads: ONNX Runtime intra-op threads per session.
         max_faces: keep at most this many faces (largest first).
         verify: drop detections whose landmarks from a second, shifted and enlarged crop disagree by more
-            than this fraction of the ROI side (a face/no-face test that costs one more batched regression;
-            with the shipped models, 837 true 300W-train faces score 0.021 median, 0.039 at the 99th percentile,
-            0.059 at most; on the example image three false boxes score 0.128-0.145, one by the glove 0.057,
-            which passes).
+            than this fraction of the ROI side (a face/no-face test that costs one more batched regression).
+            ``"auto"``: the model's ``verify_threshold`` if its ``.json`` has one (``tddfa calibrate-verify``),
+            else 0.08 (all shipped models: true 300W-train faces score at most 0.05-0.06; see MODELS.md).
             ``None`` disables it.
     """
 
     def __init__(self, model: str | Path = "default", detector: str | Callable | None = "default",
                  threads: int = 1, max_faces: int | None = None, face_model: FaceModel | None = None,
-                 verify: float | None = 0.08):
+                 verify: float | str | None = "auto"):
         self.spec = resolve_regressor(model)
         self.regressor = Regressor(self.spec, threads=threads)
         self.face_model = face_model or self.spec.load_face_model()
         self.threads = threads
         self.max_faces = max_faces
-        self.verify = verify
+        self.verify = self.spec.verify_threshold if verify == "auto" else verify
         self._detector_spec = detector
         self._detector: Callable | None = detector if callable(detector) else None
 

@@ -4,6 +4,8 @@
     tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
     tddfa train-eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
     tddfa train-pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
+    tddfa train-ensemble A.pth B.pth --out runs/ens.pth        # one network averaging the members' parameters
+    tddfa calibrate-verify tddfa_mb05                           # face/no-face threshold -> the model's .json
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
         scale = float(args.roi_box_scale)
     paths = export_checkpoint(args.checkpoint, args.name, out_dir=args.out_dir or _models_dir(),
                               make_default=args.default, card=args.card or "", roi_box_scale=scale,
-                              roi_box_scale_note=note)
+                              roi_box_scale_note=note, pth=not args.no_pth)
     for k, p in paths.items():
         print(f"wrote {p}")
     return 0
@@ -74,6 +76,31 @@ def _evaluate(args: argparse.Namespace) -> int:
                   + f"  bins mean {bins['mean_of_bins']:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from ..train.export import ensemble_checkpoint
+
+    cfg = ensemble_checkpoint(args.checkpoints, args.out)
+    print(f"wrote {args.out}: {cfg['arch']} of {', '.join(cfg['members'])} (output whitening of the first)")
+    return 0
+
+
+def _calibrate_verify(args: argparse.Namespace) -> int:
+    from .. import FaceAligner
+    from ..runtime.registry import resolve_regressor
+    from ..train.verify_threshold import measure_verify_threshold, write_verify_threshold
+
+    spec = resolve_regressor(args.model)
+    js = spec.onnx.with_suffix(".json")
+    st = measure_verify_threshold(FaceAligner(model=str(spec.onnx), detector=args.detector, verify=None),
+                                  args.data_300w, step=args.step)
+    print(f"{spec.name}: threshold {st['threshold']} ({st['margin']} x max {st['max']:.3f}; median {st['median']:.3f}, "
+          f"p99 {st['p99']:.3f}; {st['n_faces']} faces, {st['missed']} not detected)")
+    if not args.dry_run:
+        write_verify_threshold(js, st)
+        print(f"wrote {js}")
     return 0
 
 
@@ -121,6 +148,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--vertex-step", type=int, default=10, help="as the config's loss.vertex_step")
     k.set_defaults(func=_pack)
 
+    c = sub.add_parser("calibrate-verify", help="measure a shipped model's face/no-face re-crop threshold on "
+                                                "300W train and store it in its .json (FaceAligner verify='auto')")
+    c.add_argument("model", help="shipped name (tddfa_mb05) or .onnx with a sibling .json")
+    c.add_argument("--data-300w", default="../shared/data/300w")
+    c.add_argument("--detector", default="default")
+    c.add_argument("--step", type=int, default=2, help="every STEP-th non-AFW train face")
+    c.add_argument("--dry-run", action="store_true", help="print, do not write the .json")
+    c.set_defaults(func=_calibrate_verify)
+
+    e = sub.add_parser("train-ensemble", help="one checkpoint averaging trained members' 62 parameters "
+                                              "(registered combinations, e.g. mb1 + mb05); export it with train-export")
+    e.add_argument("checkpoints", nargs="+", help="member checkpoints, in the order of the registered ensemble")
+    e.add_argument("--out", required=True, help="output .pth")
+    e.set_defaults(func=_ensemble)
+
     v = sub.add_parser("train-eval", help="NME of training checkpoints on cached validation splits, by yaw bin")
     v.add_argument("checkpoints", nargs="+", help="runs/NAME/best.pth ...")
     v.add_argument("--data", nargs="+", default=["cache/train/val.npz"],
@@ -140,4 +182,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "with --detector (see tddfa.train.roi_scale)")
     e.add_argument("--detector", default="default", help="detector for --roi-box-scale auto (default: shipped)")
     e.add_argument("--data-300w", default="../shared/data/300w", help="300W pack for --roi-box-scale auto")
+    e.add_argument("--no-pth", action="store_true", help="write only .onnx and .json (e.g. an ensemble of shipped .pth)")
     e.set_defaults(func=_export)

@@ -33,6 +33,7 @@ class RegressorSpec:
     face_model: str  # "bfm" or "reference:DIR"
     card: str = ""
     roi_box_scale: float = 1.58  # detector box side -> crop side (see tddfa.geometry.roi_from_box)
+    verify_threshold: float = 0.08  # face/no-face re-crop test (see tddfa.train.verify_threshold)
 
     def load_face_model(self) -> FaceModel:
         if self.face_model.startswith("reference:"):
@@ -50,7 +51,8 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32),
                          face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""),
-                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)))
+                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)),
+                         verify_threshold=float(cfg.get("verify_threshold", 0.08)))
 
 
 def _reference_spec(ref_dir: Path) -> RegressorSpec:

@@ -30,8 +30,10 @@ def load_training_checkpoint(path: str | Path) -> dict:
 
 def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_DIR, make_default: bool = False,
                       card: str = "", roi_box_scale: float | None = None,
-                      roi_box_scale_note: str = "") -> dict[str, Path]:
+                      roi_box_scale_note: str = "", pth: bool = True) -> dict[str, Path]:
     """Write ``out_dir/<name>.{onnx,json,pth}`` (and ``default.json`` if asked); return the paths.
+
+    ``pth=False`` skips the ``.pth`` (an ensemble whose members ship as ``.pth`` already).
 
     ``roi_box_scale``: detector box side -> crop side for this model (see ``tddfa.train.roi_scale``); it is
     stored in the ``.json`` and the ``.pth`` so both load the same way."""
@@ -48,7 +50,7 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
     model.eval()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {k: out / f"{name}.{k}" for k in ("onnx", "json", "pth")}
+    paths = {k: out / f"{name}.{k}" for k in (("onnx", "json", "pth") if pth else ("onnx", "json"))}
 
     tmp_onnx = out / f".{name}.tmp.onnx"
     export_onnx(model, tmp_onnx, (1, 3, size, size))
@@ -76,8 +78,9 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
     slim["config"]["name"] = name
     if roi_box_scale is not None:
         slim["config"]["roi_box_scale"] = meta["roi_box_scale"]
-    torch.save(slim, paths["pth"])
-    for k in ("onnx", "pth"):
+    if pth:
+        torch.save(slim, paths["pth"])
+    for k in [k for k in ("onnx", "pth") if k in paths]:
         size_b = paths[k].stat().st_size
         if size_b > MAX_BYTES:
             raise RuntimeError(f"{paths[k]} is {size_b / 2**20:.1f} MiB (> 20 MiB)")
@@ -85,3 +88,38 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
         paths["default"] = out / "default.json"
         paths["default"].write_text(json.dumps({"regressor": name}) + "\n")
     return paths
+
+
+def ensemble_checkpoint(ckpts: list[str | Path], out: str | Path) -> dict:
+    """Write a checkpoint of the registered ensemble (``nets.ensemble``) whose members are ``ckpts``, in order.
+
+    The output whitening is the first member's, so its ``.json`` reads like that member's; ``roi_box_scale``
+    too (members must have been trained on the same crops). Returns the checkpoint's config."""
+    from ..nets import create_model
+    from ..nets.ensemble import ENSEMBLES
+
+    cks = [load_training_checkpoint(c) for c in ckpts]
+    archs = tuple(ck["config"]["arch"] for ck in cks)
+    name = next((n for n, a in ENSEMBLES.items() if a == archs), None)
+    if name is None:
+        raise InputError(f"no registered ensemble of {archs}; known: {dict(ENSEMBLES)}")
+    sizes = {int(ck["config"].get("input_size", 120)) for ck in cks}
+    if len(sizes) != 1:
+        raise InputError(f"members have different input sizes {sorted(sizes)}")
+    model = create_model(name)
+    for m, ck in zip(model.members, cks):
+        m.load_state_dict(ck["model"])
+    with torch.no_grad():
+        model.in_mean.copy_(torch.tensor([ck["config"]["param_mean"] for ck in cks]))
+        model.in_std.copy_(torch.tensor([ck["config"]["param_std"] for ck in cks]))
+        model.out_mean.copy_(model.in_mean[0])
+        model.out_std.copy_(model.in_std[0])
+    first = cks[0]["config"]
+    cfg = {"name": Path(out).stem, "arch": name, "input_size": sizes.pop(), "param_mean": list(first["param_mean"]),
+           "param_std": list(first["param_std"]), "face_model": first.get("face_model", "bfm"),
+           "members": [str(c) for c in ckpts]}
+    if "roi_box_scale" in first:
+        cfg["roi_box_scale"] = first["roi_box_scale"]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": cfg, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, out)
+    return cfg
