@@ -4,7 +4,7 @@
 #   bash scripts/train_on_gpu.sh configs/gpu/A.json configs/gpu/B.json ...
 #
 # Needs cache/gpu/{train,val}.pack.npz and vertex_model.npz (`tddfa train-pack`, about 47 MB, so they travel
-# with the working tree). Each run is killed after LIMIT seconds (its config's time_budget_minutes should end
+# with the working tree; `bash scripts/gpu_tree.sh slim KEEP...` first, the shipped models alone are ~75 MB). Each run is killed after LIMIT seconds (its config's time_budget_minutes should end
 # it first); a smoke run on the device goes first so that a broken environment costs seconds, not the lease.
 # Results: $OUT/<config>.pth (weights and whitening, no optimizer) and $OUT/<config>.log.
 set -u
