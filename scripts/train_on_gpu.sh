@@ -4,8 +4,9 @@
 #   bash scripts/train_on_gpu.sh configs/gpu/A.json configs/gpu/B.json ...
 #
 # Needs cache/gpu/{train,val}.pack.npz and vertex_model.npz (`tddfa train-pack`, about 47 MB, so they travel
-# with the working tree; `bash scripts/gpu_tree.sh slim KEEP...` first, the shipped models alone are ~75 MB). Each run is killed after LIMIT seconds (its config's time_budget_minutes should end
-# it first); a smoke run on the device goes first so that a broken environment costs seconds, not the lease.
+# with the working tree; the shipped models alone are ~75 MB, so `bash scripts/gpu_tree.sh slim KEEP...` first).
+# Each run is killed after LIMIT seconds (its config's time_budget_minutes should end it first); a smoke run on
+# the device goes first so that a broken environment costs seconds, not the lease.
 # Results: $OUT/<config>.pth (weights and whitening, no optimizer) and $OUT/<config>.log.
 set -u
 OUT=${OUT:-/tmp/gpu_out}
