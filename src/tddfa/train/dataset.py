@@ -64,12 +64,13 @@ def whitening_stats(params: np.ndarray, eps: float = 1e-6) -> tuple[np.ndarray, 
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def to_input(images: np.ndarray):
-    """uint8 ``(B, H, W, 3)`` -> float32 torch tensor ``(B, 3, H, W)``, channels-last, ``(x - 127.5) / 128``."""
+def to_input(images):
+    """uint8 ``(B, H, W, 3)`` (numpy, or a torch tensor on any device) -> float32 torch tensor ``(B, 3, H, W)``,
+    channels-last, ``(x - 127.5) / 128``."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)  # NCHW view, NHWC memory
-    return x.float().sub_(127.5).div_(128.0)
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+    return x.permute(0, 3, 1, 2).float().sub_(127.5).div_(128.0)  # NCHW view of NHWC memory
 
 
 def synthetic_arrays(fm, n: int, seed: int = 0) -> Arrays:

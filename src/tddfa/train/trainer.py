@@ -26,7 +26,7 @@ from ..facemodel import load_bfm
 from ..nets import create_model
 from . import losses as L
 from .augment import AugmentConfig, augment_batch
-from .dataset import Arrays, concat, load_arrays, whitening_stats
+from .dataset import Arrays, concat, load_arrays, to_input, whitening_stats
 
 log = logging.getLogger("tddfa.train")
 
@@ -200,7 +200,7 @@ class Trainer:
     def to_device(self, imgs: torch.Tensor, params: torch.Tensor, lms: torch.Tensor):
         d = self.device
         nb = d.type == "cuda"
-        x = imgs.to(d, non_blocking=nb).permute(0, 3, 1, 2).float().sub_(127.5).div_(128.0)  # channels-last
+        x = to_input(imgs.to(d, non_blocking=nb))
         return x, params.to(d, non_blocking=nb), lms.to(d, non_blocking=nb)
 
     def _device_batches(self, epoch: int, start: int):
