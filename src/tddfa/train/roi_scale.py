@@ -16,10 +16,9 @@ from ..errors import InputError
 from ..geometry.roi import BOX_SCALE, box_from_landmarks, roi_from_box, roi_from_landmarks
 
 
-def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train", step: int = 1) -> dict:
-    """Detect every ``split`` face of the 300W pack (AFW excluded) and compare ``roi_from_box(det, 1.58)`` with
-    ``roi_from_landmarks(annotation)``. Returns ``scale`` (= 1.58 / median side ratio), the ratio's spread, the
-    median centre offset (fraction of the landmark ROI side) and how many faces were matched / missed."""
+def iter_300w(data_300w: str | Path, split: str = "train", step: int = 1):
+    """``(image BGR, pts68 (68, 2) float64)`` of every ``step``-th face of a 300W split, AFW excluded (it is the
+    detector's test set); the count first, so callers can report it. Raises InputError for a missing pack/image."""
     import cv2
 
     root = Path(data_300w)
@@ -27,12 +26,22 @@ def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train",
         raise InputError(f"no 300W pack at {root} (annotations.npz missing)")
     ann = np.load(root / "annotations.npz")
     idx = np.flatnonzero((ann["split"] == split) & (ann["subset"] != "afw"))[::step]
-    ratios, offsets, missed = [], [], 0
+    yield len(idx)
     for i in idx:
         img = cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg"))
         if img is None:
             raise InputError(f"cannot read {ann['names'][i]}.jpg in {root / 'images'}")
-        pts = ann["pts68"][i].astype(np.float64)
+        yield img, ann["pts68"][i].astype(np.float64)
+
+
+def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train", step: int = 1) -> dict:
+    """Detect every ``split`` face of the 300W pack (AFW excluded) and compare ``roi_from_box(det, 1.58)`` with
+    ``roi_from_landmarks(annotation)``. Returns ``scale`` (= 1.58 / median side ratio), the ratio's spread, the
+    median centre offset (fraction of the landmark ROI side) and how many faces were matched / missed."""
+    faces = iter_300w(data_300w, split, step)
+    n = next(faces)
+    ratios, offsets, missed = [], [], 0
+    for img, pts in faces:
         dets = np.asarray(detector(img), np.float64).reshape(-1, 5)
         iou = iou_matrix(dets[:, :4], box_from_landmarks(pts[None]))[:, 0]
         if not len(dets) or iou.max() < 0.3:
@@ -44,7 +53,7 @@ def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train",
         ratios.append((det_roi[2] - det_roi[0]) / side)
         offsets.append(((det_roi[:2] + det_roi[2:]) / 2 - (lm_roi[:2] + lm_roi[2:]) / 2) / side)
     if not ratios:
-        raise InputError(f"the detector found none of the {len(idx)} faces")
+        raise InputError(f"the detector found none of the {n} faces")
     r = np.asarray(ratios)
     return {"scale": float(BOX_SCALE / np.median(r)), "ratio_median": float(np.median(r)),
             "ratio_p10_p90": [float(v) for v in np.percentile(r, [10, 90])],

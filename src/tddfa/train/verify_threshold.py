@@ -16,6 +16,7 @@ import numpy as np
 from ..detect.boxes import iou_matrix
 from ..errors import InputError
 from ..geometry.roi import box_from_landmarks
+from .roi_scale import iter_300w
 
 MARGIN = 1.3
 
@@ -23,23 +24,15 @@ MARGIN = 1.3
 def measure_verify_threshold(aligner, data_300w: str | Path, split: str = "train", step: int = 2,
                              margin: float = MARGIN) -> dict:
     """Disagreement statistics of the detected true faces (IoU >= 0.5 with the annotation) and the threshold."""
-    import cv2
-
-    root = Path(data_300w)
-    if not (root / "annotations.npz").exists():
-        raise InputError(f"no 300W pack at {root} (annotations.npz missing)")
-    ann = np.load(root / "annotations.npz")
-    idx = np.flatnonzero((ann["split"] == split) & (ann["subset"] != "afw"))[::step]
+    faces_300w = iter_300w(data_300w, split, step)
+    n = next(faces_300w)  # checks the pack before the aligner is touched
     verify, aligner.verify = aligner.verify, None
     try:
         values, missed = [], 0
-        for i in idx:
-            img = cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg"))
-            if img is None:
-                raise InputError(f"cannot read {ann['names'][i]}.jpg in {root / 'images'}")
+        for img, pts in faces_300w:
             faces = aligner(img)
             iou = (iou_matrix(np.stack([f.box for f in faces]).astype(np.float64),
-                              box_from_landmarks(ann["pts68"][i][None].astype(np.float64)))[:, 0]
+                              box_from_landmarks(pts[None]))[:, 0]
                    if faces else np.zeros(0))
             if not len(iou) or iou.max() < 0.5:
                 missed += 1
@@ -48,7 +41,7 @@ def measure_verify_threshold(aligner, data_300w: str | Path, split: str = "train
     finally:
         aligner.verify = verify
     if not values:
-        raise InputError(f"no face of the {len(idx)} was detected")
+        raise InputError(f"no face of the {n} was detected")
     v = np.asarray(values)
     return {"threshold": round(float(margin * v.max()), 3), "margin": margin, "median": float(np.median(v)),
             "p99": float(np.percentile(v, 99)), "max": float(v.max()), "n_faces": int(len(v)), "missed": int(missed),
