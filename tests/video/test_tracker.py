@@ -63,11 +63,12 @@ def _canvas(positions, size=(360, 640)):
     return img
 
 
-@pytest.fixture(scope="module")
-def aligner(reference_dir):
+@pytest.fixture(scope="module", params=[1, 3], ids=["1crop", "3crops"])
+def aligner(reference_dir, request):
+    """Both tracking checks: 1 crop + re-crop, and the shifted pair of 3-crop alignment (the video default)."""
     from tddfa import FaceAligner
 
-    return FaceAligner(model=f"reference:{reference_dir}", detector=_stub_detector)
+    return FaceAligner(model=f"reference:{reference_dir}", detector=_stub_detector, crops=request.param)
 
 
 def test_tracks_a_moving_face_then_loses_and_recovers_it(aligner):

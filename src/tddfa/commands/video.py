@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..eval.detection import parse_size
+from ..geometry.consistency import VIDEO_CROPS
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
@@ -21,6 +22,9 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
                    help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
                         "default 1080x720")
     g.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per network")
+    g.add_argument("--crops", type=int, choices=(1, 3), default=VIDEO_CROPS,
+                   help="crops per face: 3 (default) averages the ROI and two shifted copies (steadier; the shifted "
+                        "pair is also the tracking check), 1 is faster")
     t = p.add_argument_group("tracking")
     t.add_argument("--detect-every", type=int, default=30, metavar="N",
                    help="re-detect every N frames (also on tracking failure and while no face is tracked); 0: never "
@@ -51,7 +55,7 @@ def build_tracker(args: argparse.Namespace):
         if det is None:
             det = f"reference:{args.reference}"
     detector = resolve_detector(det or "default", threads=args.threads, size=args.det_size)
-    aligner = FaceAligner(model=model, detector=detector, threads=args.threads)
+    aligner = FaceAligner(model=model, detector=detector, threads=args.threads, crops=args.crops)
     cfg = TrackerConfig(detect_every=args.detect_every, max_faces=args.max_faces, check=not args.no_check)
     return aligner, FaceTracker(aligner, cfg)
 

@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .common import add_model_args, regressor_specs, write_results
+from .common import add_model_args, crops_for, regressor_specs, write_results
 
 BINS = ("bin_0_30", "bin_30_60", "bin_60_90")
 
@@ -116,9 +116,10 @@ def _run(args: argparse.Namespace) -> int:
         det_spec = f"reference:{args.reference}" if args.detector == "reference" else args.detector
     results = {}
     for name, spec in models.items():
-        aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads)
+        aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads, crops=crops_for(spec, args))
         results[name] = evaluate(aligner, Path(args.data), limit=args.limit, progress=not args.quiet,
                                  detector=bool(args.detector))
+        results[name]["crops"] = aligner.crops
     print(format_table(results))
     if args.detector:
         for name, r in results.items():

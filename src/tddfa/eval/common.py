@@ -12,6 +12,16 @@ def add_model_args(p: argparse.ArgumentParser, reference_help: str) -> None:
     p.add_argument("--reference", metavar="DIR", help=reference_help)
     p.add_argument("--weights", metavar="FILE", help="evaluate this model (.onnx with .json, or our .pth)")
     p.add_argument("--compare", action="store_true", help="also evaluate the shipped default next to the others")
+    p.add_argument("--crops", type=int, choices=(1, 3), default=None,
+                   help="crops per face (FaceAligner's crops); default: the setting this benchmark measures for our "
+                        "models (images: 1, video: 3), and 1 for --reference (3DDFA_V2's own protocol)")
+
+
+def crops_for(spec: str, args: argparse.Namespace, ours: int = 1) -> int:
+    """``--crops`` if given, else 1 for the reference (its own one-crop protocol) and ``ours`` for our models."""
+    if getattr(args, "crops", None):
+        return int(args.crops)
+    return 1 if str(spec).startswith("reference:") else ours
 
 
 def regressor_specs(args: argparse.Namespace) -> dict[str, str]:

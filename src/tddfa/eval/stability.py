@@ -33,8 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..geometry.consistency import VIDEO_CROPS
 from .aflw2000 import load_annotations
-from .common import add_model_args, regressor_specs, write_results
+from .common import add_model_args, crops_for, regressor_specs, write_results
 
 ROT_DEG, SCALE, SHIFT = 5.0, (0.95, 1.05), 0.03
 
@@ -432,16 +433,18 @@ def _run(args: argparse.Namespace) -> int:
     results = {}
     for name, spec in models.items():
         detector = resolve_detector(det_spec, threads=args.threads) if clips else None
-        aligner = FaceAligner(model=spec, detector=detector, threads=args.threads)
+        aligner = FaceAligner(model=spec, detector=detector, threads=args.threads,
+                              crops=crops_for(spec, args, ours=VIDEO_CROPS))
         r = synthetic_jitter(aligner, Path(args.data), n=args.n, frames=args.frames, seed=args.seed,
                              progress=not args.quiet)
         if clips:
             r["real"] = real_clips(aligner, clips, progress=not args.quiet)
             if args.failure:
                 r["failure_detection"] = failure_detection(aligner, clips, progress=not args.quiet)
+        r["crops"] = aligner.crops
         results[name] = r
     for name, r in results.items():
-        line = f"{name:<20} synthetic jitter {r['jitter_nme']:.3f} % ({r['n_sequences']} x {r['frames']} frames)"
+        line = f"{name:<20} ({r['crops']} crop{'s' if r['crops'] > 1 else ''}) synthetic jitter {r['jitter_nme']:.3f} % ({r['n_sequences']} x {r['frames']} frames)"
         real = r.get("real", {})
         if "raw" in real:
             line += (f" | clips: raw {real['raw']:.3f} %, one_euro {real['one_euro']:.3f} %, window "

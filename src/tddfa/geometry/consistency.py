@@ -15,6 +15,10 @@ from .roi import roi_from_landmarks
 
 RECROP_SHIFT = 0.08  # shift of the second crop, fraction of the ROI side
 RECROP_SCALE = 1.10  # size of the second crop relative to the first
+# crops per face for video (``FaceAligner(crops=...)``): the mean of three crops is steadier, and its two shifted
+# crops are the tracker's re-crop test, so it costs one crop more than 1 crop + the test
+VIDEO_CROPS = 3
+PAIR_SHIFT = 0.04  # the two extra crops of three-crop alignment: +-this fraction of the side, diagonally
 
 
 def recrop_rois(rois: np.ndarray, frame_index: int = 0) -> np.ndarray:
@@ -27,6 +31,15 @@ def recrop_rois(rois: np.ndarray, frame_index: int = 0) -> np.ndarray:
     centre = centre + RECROP_SHIFT * side[:, None] * np.array([dx, dy]) / np.sqrt(2)
     half = side * RECROP_SCALE / 2
     return np.concatenate([centre - half[:, None], centre + half[:, None]], axis=1)
+
+
+def pair_rois(rois: np.ndarray, shift: float = PAIR_SHIFT) -> np.ndarray:
+    """``(2N, 4)``: each ROI ``(N, 4)`` moved by ``+shift`` of its side along the image diagonal (rows ``:N``), then by
+    ``-shift`` (rows ``N:``). Their two answers bracket the centre crop's, so their mean has the centre's bias
+    while their noise averages out, and they disagree by about ``2 shift`` on a crop without a face."""
+    r = np.asarray(rois, np.float64).reshape(-1, 4)
+    d = shift * (r[:, 2] - r[:, 0])[:, None] / np.sqrt(2) * np.ones((1, 4))
+    return np.concatenate([r + d, r - d])
 
 
 def tracking_signals(landmarks: np.ndarray, rois: np.ndarray, landmarks_recrop: np.ndarray | None = None) -> dict:

@@ -1,0 +1,66 @@
+"""FaceAligner's three-crop regression (mean of the ROI and two shifted copies) and its verify signal."""
+import numpy as np
+import pytest
+
+from tddfa.geometry.camera import reframe_params
+from tddfa.geometry.consistency import pair_rois
+from tddfa.io.images import read_image
+
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg"
+ROI = np.array([[150.0, 40.0, 320.0, 210.0]])  # around the astronaut's face
+
+
+@pytest.fixture(scope="module")
+def img():
+    return read_image(EXAMPLE)
+
+
+def test_three_crops_give_the_mean_of_the_crops_in_the_rois_frame(bfm, img):
+    from tddfa import FaceAligner
+
+    assert FaceAligner(detector=lambda im: np.zeros((0, 5))).crops == 1  # images: one crop by default
+    al = FaceAligner(detector=lambda im: np.zeros((0, 5)), crops=3)
+    face = al.align(img, rois=ROI)[0]
+    shifted = pair_rois(ROI)
+    p = al.regress(img, np.concatenate([ROI, shifted]))
+    expected = (p[0] + reframe_params(p[1:2], shifted[:1], ROI)[0] + reframe_params(p[2:3], shifted[1:], ROI)[0]) / 3
+    np.testing.assert_allclose(face.params, expected, rtol=1e-5, atol=1e-5)
+    assert 0 < face.disagreement < 0.08  # a real face: the two shifted crops agree
+    single = FaceAligner(detector=lambda im: np.zeros((0, 5)), crops=1).align(img, rois=ROI)[0]
+    np.testing.assert_allclose(single.params, p[0], rtol=1e-6)
+    assert np.isnan(single.disagreement)
+    # the mean differs from one crop, but only a little (same face)
+    d = np.abs(face.landmarks_2d - single.landmarks_2d).mean() / (ROI[0, 2] - ROI[0, 0])
+    assert 0 < d < 0.03
+
+
+def test_a_crop_without_a_face_disagrees(bfm, img):
+    from tddfa import FaceAligner
+
+    al = FaceAligner(detector=lambda im: np.zeros((0, 5)), crops=3)
+    noise = np.random.default_rng(0).integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    face = al.align(noise, rois=np.array([[100.0, 100.0, 300.0, 300.0]]))[0]
+    assert face.disagreement > 0.08
+
+
+def test_verify_uses_the_pair_signal_without_another_regression(bfm, img, monkeypatch):
+    from tddfa import FaceAligner
+
+    box = np.array([[180.0, 70.0, 290.0, 200.0, 0.99], [20.0, 400.0, 120.0, 500.0, 0.9]], np.float32)
+    al = FaceAligner(detector=lambda im: box, crops=3)
+    calls = []
+    orig = al.regress
+    monkeypatch.setattr(al, "regress", lambda im, rois: calls.append(len(rois)) or orig(im, rois))
+    faces = al(img)
+    assert calls == [6]  # one batch: 2 faces x 3 crops
+    kept = [f.disagreement for f in faces]
+    assert all(d <= al.verify for d in kept)
+
+
+def test_crops_must_be_1_or_3():
+    from tddfa import FaceAligner
+
+    with pytest.raises(ValueError, match="crops"):
+        FaceAligner(crops=2)
