@@ -19,10 +19,14 @@ per thread):
 * ``opencv``: a straightforward reference, ``cv2.fillConvexPoly`` per triangle in far-to-near order
   (painter's algorithm, flat colour per triangle, no per-pixel depth): a Python loop over triangles.
 
+* ``reference_c`` (``--ab`` only): 3DDFA_V2's own C renderer, when ``TDDFA_SIM3DR`` points at a built copy of it.
+
 Run either
   ``pytest benchmarks/bench_render.py --benchmark-only`` (pytest-benchmark table; the ratio of each
   renderer to ``ours`` is in ``extra_info`` and printed with ``-s``), or
-  ``OMP_NUM_THREADS=1 python benchmarks/bench_render.py`` (medians, ratios from the same run, CPU time).
+  ``OMP_NUM_THREADS=1 python benchmarks/bench_render.py`` (medians, ratios from the same run, CPU time), or
+  ``TDDFA_SIM3DR=DIR python benchmarks/bench_render.py --ab`` (our ``3d`` overlay against the reference's
+  ``render()``, alternated call by call, 1 thread).
 JIT compilation (cached on disk) happens in a warm-up call outside the timings.
 """
 from __future__ import annotations
@@ -129,6 +133,51 @@ def opencv_painter(v, tri, attr, img):
     return out
 
 
+def reference_c():
+    """3DDFA_V2's C renderer (``Sim3DR``) if ``TDDFA_SIM3DR`` names the folder holding a built ``Sim3DR`` package
+    (``python setup.py build_ext --inplace`` in a 3DDFA_V2 checkout, outside this repository), else ``None``.
+
+    Returns ``{"render": fn, "kernel": fn}``: ``render`` is called as the reference's ``utils/render.py`` ``render()``
+    does (copy the image, normals + lighting with its default light, rasterize, ``cv2.addWeighted`` at alpha 0.6);
+    ``kernel`` is its C rasterization call alone, given per-vertex colours, with the depth buffer reset outside
+    the timing (``kernel.reset``)."""
+    import sys
+
+    path = os.environ.get("TDDFA_SIM3DR")
+    if not path:
+        return None
+    sys.path.insert(0, path)
+    try:
+        from Sim3DR import RenderPipeline  # (puts its compiled Sim3DR_Cython on the path)
+        import Sim3DR_Cython
+    except ImportError as exc:
+        print(f"TDDFA_SIM3DR={path}: cannot import Sim3DR ({exc})")
+        return None
+    app = RenderPipeline(intensity_ambient=0.3, color_ambient=(1, 1, 1), intensity_directional=0.6,
+                         color_directional=(1, 1, 1), intensity_specular=0.1, specular_exp=5,
+                         light_pos=(0, 0, 5), view_pos=(0, 0, 5))
+
+    def render(v, t, a, img):
+        overlap = app(np.ascontiguousarray(v, np.float32), np.ascontiguousarray(t, np.int32), img.copy())
+        return cv2.addWeighted(img, 0.4, overlap, 0.6, 0)
+
+    state = {}
+
+    def reset(v, t, a, img):
+        state["bg"] = img.copy()
+        state["depth"] = np.full(img.shape[:2], -1e8, np.float32)
+        state["args"] = (np.ascontiguousarray(v, np.float32), np.ascontiguousarray(t, np.int32),
+                         np.ascontiguousarray(a / 255.0, np.float32))
+
+    def kernel(v, t, a, img):
+        vv, tt, cc = state["args"]
+        h, w, c = img.shape
+        Sim3DR_Cython.rasterize(state["bg"], vv, tt, cc, state["depth"], tt.shape[0], h, w, c, reverse=False)
+
+    kernel.reset = reset
+    return {"render": render, "kernel": kernel}
+
+
 RENDERERS = {
     "ours": lambda v, t, a, img: rasterize(v, t, a, H, W),
     "ours_box": lambda v, t, a, img: rasterize_box(v, t, a, H, W),
@@ -175,7 +224,44 @@ def test_render_720p(benchmark, case, renderer):
 PARALLEL = ("ours", "ours_box", "overlay_3d")  # numba-threaded renderers, timed at 1 and 2 threads
 
 
+def ab(rounds: int = 400) -> None:
+    """Our whole ``3d`` overlay against 3DDFA_V2's C renderer, calls alternated one by one at 1 thread, so all see
+    the same machine load: medians and ratios from the same run."""
+    ref = reference_c()
+    if ref is None:
+        print("set TDDFA_SIM3DR to a folder with a built 3DDFA_V2 Sim3DR package to compare with its C renderer")
+        return
+    warmup()
+    numba.set_num_threads(1)
+    cv2.setNumThreads(1)
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    print(f"{'case':8s} {'ours: whole 3d overlay':>23s} {'reference: C kernel only':>25s} "
+          f"{'reference: render()':>20s}   (median ms; ratio ours / reference)")
+    for case in ("grid4k", "dense"):
+        data = _case(case)
+        if data is None:
+            continue
+        fns = {"ours": RENDERERS["overlay_3d"], "kernel": ref["kernel"], "render": ref["render"]}
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for k, fn in fns.items():
+                if k == "kernel":
+                    fn.reset(*data)
+                t0 = time.perf_counter()
+                fn(*data)
+                times[k].append(time.perf_counter() - t0)
+        m = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+        print(f"{case:8s} {m['ours']:23.2f} {m['kernel']:17.2f} ({m['ours'] / m['kernel']:.2f}) "
+              f"{m['render']:12.2f} ({m['ours'] / m['render']:.2f})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
+    import sys
+
+    if "--ab" in sys.argv:
+        ab()
+        return
     warmup()
     threads0 = numba.get_num_threads()
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores shared: wall times vary; CPU ms is the process's)")
