@@ -2,6 +2,7 @@
 
     tddfa train-detector --config configs/detector.json [--resume] [--max-steps N]
     tddfa train-detector --config configs/detector.json --export [--checkpoint best|last|FILE] [--out DIR]
+    tddfa train-detector --config configs/detector_ft.json --make-pools   # build the config's extra face pools
 """
 from __future__ import annotations
 
@@ -43,6 +44,31 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> 
     return meta
 
 
+def make_pools(cfg: dict) -> None:
+    """Build every pool of ``cfg["pools"]`` from its ``from`` / ``source`` (see ``tddfa.train.detector.pools``)."""
+    from tqdm import tqdm
+
+    from ..train.detector.pools import profile_pool, save_pool, utkface_pool
+
+    for entry in cfg.get("pools", []):
+        kind, src = entry.get("from"), entry.get("source")
+        if not src or not Path(src).exists():
+            raise InputError(f"pool {entry['path']}: source {src!r} not found")
+        if kind == "profiles":
+            pool = profile_pool(src, Path(cfg["data_300w"]) / "annotations.npz", every=int(entry.get("every", 1)))
+            save_pool(pool, entry["path"])
+            print(f"{entry['path']}: {len(pool)} profiled views of 300W train faces (AFW excluded)")
+        elif kind == "utkface":
+            from ..api import FaceAligner
+
+            with tqdm(total=4000, desc="pseudo-labelling UTKFace", unit="img") as bar:
+                pool, counts = utkface_pool(src, FaceAligner(), progress=bar.update)
+            save_pool(pool, entry["path"], seen=counts["seen"])
+            print(f"{entry['path']}: {counts['kept']} of {counts['seen']} UTKFace crops labelled by our own pipeline")
+        else:
+            raise InputError(f"pool {entry['path']}: unknown 'from' {kind!r} (profiles | utkface)")
+
+
 def _run(args: argparse.Namespace) -> int:
     _torch()
     from ..train.detector.trainer import load_config, train
@@ -62,6 +88,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not Path(cfg["data_300w"]).is_dir():
         raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    if args.make_pools:
+        make_pools(cfg)
+        return 0
     train(cfg, resume=args.resume, max_steps=args.max_steps)
     return 0
 
@@ -73,6 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--runs", dest="out_runs", default=None, help="override the run folder (config 'out')")
     p.add_argument("--export", action="store_true", help="export a checkpoint instead of training")
+    p.add_argument("--make-pools", action="store_true", help="build the config's extra face pools, then stop")
     p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file (with --export)")
     p.add_argument("--out", default=str(MODELS_DIR), help="export folder (default: the package's models/)")
     p.set_defaults(func=_run)

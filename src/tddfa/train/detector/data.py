@@ -36,13 +36,18 @@ def face_box_from_landmarks(pts: np.ndarray, mapping=BOX_MAPPING) -> np.ndarray:
 
 @dataclass
 class FacePool:
-    """Square face crops ``images (N, S, S, 3)`` uint8 BGR with landmarks ``pts (N, 68, 2)`` in crop pixels."""
+    """Square face crops ``images (N, S, S, 3)`` uint8 BGR with landmarks ``pts (N, 68, 2)`` in crop pixels;
+    ``valid (N, S, S)`` uint8, if given, is 1 where a crop shows its source photo (0: filled in, never pasted)."""
 
     images: np.ndarray
     pts: np.ndarray
+    valid: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def valid_mask(self) -> np.ndarray:
+        return np.ones(self.images.shape[:3], np.uint8) if self.valid is None else self.valid
 
 
 def select_300w(ann, splits=("train",), exclude_subsets=("afw",)) -> np.ndarray:
@@ -75,8 +80,13 @@ class MosaicGenerator:
     rewards nor penalises detections on them (so a half face is not taught as background)."""
 
     def __init__(self, pool: FacePool, size: int = 512, seed: int = 0, p_single: float = 0.3,
-                 max_faces: int = 12, min_face: float = 12.0, min_visible: float = 0.6):
+                 max_faces: int = 12, min_face: float = 12.0, min_visible: float = 0.6,
+                 face_p: np.ndarray | None = None, n_background: int | None = None):
+        """``face_p (N,)``: probability of drawing each face (default uniform); ``n_background``: only the first
+        that many crops give background pieces (the real photos, not crops whose borders were replicated)."""
         self.pool, self.size, self.seed = pool, size, seed
+        self.face_p = None if face_p is None else np.asarray(face_p, np.float64) / np.sum(face_p)
+        self.n_background = len(pool) if n_background is None else int(n_background)
         self.p_single, self.max_faces, self.min_face, self.min_visible = p_single, max_faces, min_face, min_visible
         self.crop = pool.images.shape[1]
         self.mask = _feather_mask(self.crop)
@@ -88,7 +98,7 @@ class MosaicGenerator:
         that crop's face box, a sixth at most (so hair, ears, necks, clothes and scenery teach the background class)."""
         C = self.crop
         for _ in range(20):
-            i = int(rng.integers(len(self.pool)))
+            i = int(rng.integers(self.n_background))
             w, h = rng.integers(C // 8, C // 2, 2)
             x, y = int(rng.integers(0, C - w)), int(rng.integers(0, C - h))
             patch = self.pool.images[i, y:y + h, x:x + w]
@@ -136,7 +146,15 @@ class MosaicGenerator:
             M[:, :2] /= s
         # photometric jitter per face (lighting differs between people in a mosaic)
         img = self._colour(rng, img)
-        mask = cv2.resize(self.mask, img.shape[1::-1]) if feather else np.ones(img.shape[:2], np.float32)
+        valid = None if self.pool.valid is None else self.pool.valid[idx]
+        if valid is not None and valid.min() == 0:
+            feather = True  # a crop with filled-in borders: paste its source pixels only, softly
+            valid = valid[:, ::-1] if flip else valid
+            mask = self.mask * cv2.GaussianBlur(valid.astype(np.float32), (0, 0), 3.0)  # no hard square edge
+            mask = cv2.resize(mask, img.shape[1::-1], interpolation=cv2.INTER_AREA) if mask.shape != img.shape[:2] \
+                else mask
+        else:
+            mask = cv2.resize(self.mask, img.shape[1::-1]) if feather else np.ones(img.shape[:2], np.float32)
         h, w = img.shape[:2]
         corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ M.T
         x0, y0 = np.floor(corners.min(0)).astype(int)
@@ -182,11 +200,16 @@ class MosaicGenerator:
             img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         return img
 
+    def _face(self, rng) -> int:
+        if self.face_p is None:  # the stream of the original (one-pool) configs, unchanged
+            return int(rng.integers(len(self.pool)))
+        return int(rng.choice(len(self.pool), p=self.face_p))
+
     # ---------- samples ----------
     def _single(self, rng):
         """One crop with its real context filling the canvas: a large face."""
         S = self.size
-        idx = int(rng.integers(len(self.pool)))
+        idx = self._face(rng)
         flip = bool(rng.random() < 0.5)
         face_w = S * rng.uniform(0.25, 0.85)
         cx = S / 2 + rng.uniform(-0.25, 0.25) * S
@@ -204,7 +227,7 @@ class MosaicGenerator:
         sizes = np.sort(np.exp(rng.uniform(lo, hi, n)))[::-1]  # big first so small ones stay visible
         boxes, patches = [], []
         for face_w in sizes:
-            idx = int(rng.integers(len(self.pool)))
+            idx = self._face(rng)
             flip = bool(rng.random() < 0.5)
             angle = rng.normal(0, 12)
             for _ in range(10):

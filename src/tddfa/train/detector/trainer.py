@@ -23,7 +23,8 @@ from ...detect.boxes import decode, nms
 from ...detect.faceboxes import BGR_MEAN
 from ...detect.priors import prior_boxes
 from ...nets.faceboxes import FaceBoxesNet
-from .data import MosaicGenerator, load_300w
+from .data import FacePool, MosaicGenerator, load_300w
+from .pools import load_pool
 from .loss import MultiBoxLoss
 
 DEFAULTS = {
@@ -50,6 +51,10 @@ DEFAULTS = {
     "threads": 1,
     "out": "runs/detector",
     "data_version": 2,  # bump when the generator changes (validation AP restarts)
+    # extra face pools (``pools.py``), each {"path": npz, "weight": share of face draws, "from": "profiles" |
+    # "utkface", "source": what --make-pools builds it from}; the 300W train faces get the rest of the draws
+    "pools": [],
+    "init_from": None,  # weights to start from (a state dict or checkpoint) when not resuming
 }
 
 
@@ -58,6 +63,30 @@ def load_config(path: str | Path | None) -> dict:
     if path:
         cfg.update(json.loads(Path(path).read_text()))
     return cfg
+
+
+def load_weights(path: str | Path) -> dict:
+    """A FaceBoxes state dict from a plain ``.pth`` or a training checkpoint (its EMA weights)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    return ck.get("state_dict") or ck.get("ema") or ck
+
+
+def train_pool(cfg: dict) -> tuple[FacePool, np.ndarray | None, int]:
+    """The 300W train faces plus ``cfg["pools"]`` as one pool, per-face draw probabilities (``None``: uniform,
+    one pool) and the number of 300W faces, which come first (their crops alone give background pieces)."""
+    base = load_300w(cfg["data_300w"], splits=tuple(cfg["train_splits"]))
+    if not cfg.get("pools"):
+        return base, None, len(base)
+    pools = [load_pool(p["path"]) for p in cfg["pools"]]
+    shares = [float(p["weight"]) for p in cfg["pools"]]
+    if min(shares) <= 0 or sum(shares) >= 1:
+        raise ValueError("pool weights must be > 0 and sum to less than 1 (300W gets the rest)")
+    shares = [1.0 - sum(shares)] + shares
+    parts = [base] + pools
+    p = np.concatenate([np.full(len(q), w / len(q)) for q, w in zip(parts, shares)])
+    pool = FacePool(np.concatenate([q.images for q in parts]), np.concatenate([q.pts for q in parts]),
+                    np.concatenate([q.valid_mask() for q in parts]))
+    return pool, p, len(base)
 
 
 def to_blob(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -128,12 +157,13 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     np.random.seed(cfg["seed"])
 
     t0 = time.time()
-    pool = load_300w(cfg["data_300w"], splits=tuple(cfg["train_splits"]))
+    pool, face_p, n_300w = train_pool(cfg)
     val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]))
-    gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"]) for s in sorted(set(cfg["sizes"]))}
+    gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"], face_p=face_p, n_background=n_300w)
+            for s in sorted(set(cfg["sizes"]))}
     vgen = MosaicGenerator(val_pool, cfg["val_size"], seed=cfg["seed"] + 1000)
     val = [vgen(i) for i in range(cfg["val_images"])]
-    log.info(f"data: {len(pool)} train faces, {len(val_pool)} val faces, {len(val)} val images "
+    log.info(f"data: {len(pool)} train faces ({n_300w} 300W), {len(val_pool)} val faces, {len(val)} val images "
              f"({time.time() - t0:.1f}s)")
 
     model = FaceBoxesNet().init_weights()
@@ -151,8 +181,14 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
         if ck.get("config", {}).get("data_version") != cfg.get("data_version"):
             best = -1.0  # validation mosaics changed with the generator: old AP is not comparable
         log.info(f"resumed from {last} at step {step} (best val AP {best:.2f})")
-    elif resume:
-        log.info(f"--resume: no {last}, starting fresh")
+    else:
+        if resume:
+            log.info(f"--resume: no {last}, starting fresh")
+        if cfg.get("init_from"):
+            sd = load_weights(cfg["init_from"])
+            model.load_state_dict(sd)
+            ema.load_state_dict(sd)
+            log.info(f"initialised from {cfg['init_from']}")
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
 
     priors = {s: torch.from_numpy(prior_boxes(s, s).copy()) for s in gens}
