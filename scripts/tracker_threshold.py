@@ -1,7 +1,7 @@
 """Pick the tracking check's threshold for 3-crop alignment on 300W **train** faces (AFW excluded; no test data).
 
 For every STEP-th face: its ROI from the annotated landmarks (as tracking crops), the intact crop and three cut-away
-versions (ROI painted black, noise, or another photo's piece). Signals: the 1-crop check (landmarks vs a shifted,
+versions (``tddfa.eval.stability.cut_aways``: ROI painted black, noise, or another photo's piece). Signals: the 1-crop check (landmarks vs a shifted,
 enlarged re-crop) and the 3-crop check (the two shifted crops of ``FaceAligner(crops=3)``). The re-crop check's
 threshold (0.03) sets a false-alarm rate on intact faces; the 3-crop threshold with the same rate is printed, with
 how many cut-away faces each catches. Usage: ``python scripts/tracker_threshold.py [--step 2]``.
@@ -15,6 +15,7 @@ import numpy as np
 from tddfa import FaceAligner
 from tddfa.geometry.camera import camera_to_image
 from tddfa.geometry.consistency import recrop_rois, tracking_signals
+from tddfa.eval.stability import cut_aways
 from tddfa.geometry.roi import roi_from_landmarks
 from tddfa.train.roi_scale import iter_300w
 from tddfa.video.tracker import TrackerConfig
@@ -31,24 +32,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     faces = iter_300w(args.data, "train", args.step)
     n = next(faces)
-    sig = {k: {"recrop": [], "pair": []} for k in ("face", "black", "noise", "other")}
+    sig = {k: {"recrop": [], "pair": []} for k in ("face", "black", "noise", "background")}
     prev = None
     for k, (img, pts) in enumerate(faces):
         roi = roi_from_landmarks(pts[None])
-        x1, y1, x2, y2 = np.clip(np.round(roi[0]).astype(int), 0, [img.shape[1], img.shape[0]] * 2)
-        cuts = {"face": img}
-        g = img.copy()
-        g[y1:y2, x1:x2] = 0
-        cuts["black"] = g
-        g = img.copy()
-        g[y1:y2, x1:x2] = rng.integers(0, 256, (y2 - y1, x2 - x1, 3), dtype=np.uint8)
-        cuts["noise"] = g
-        if prev is not None:  # the previous photo's top-left corner (hair, background), stretched over the face
-            import cv2
-
-            g = img.copy()
-            g[y1:y2, x1:x2] = cv2.resize(prev[:64, :64], (x2 - x1, y2 - y1))
-            cuts["other"] = g
+        # the previous photo's top-left corner (hair, background) stretched over the face
+        cuts = cut_aways(img, roi[0], rng, prev[:64, :64] if prev is not None else img[:64, :64])
+        if prev is None:
+            cuts.pop("background", None)
         prev = img
         for name, im in cuts.items():
             r2 = recrop_rois(roi, k)
@@ -63,7 +54,7 @@ def main() -> None:
     print(f"{n} train faces (every {args.step}th, AFW excluded)")
     print(f"re-crop check at {thr}: false alarms on intact faces {100 * fa:.2f} %")
     print(f"3-crop check, same false-alarm rate: threshold {t_pair:.4f} (intact faces: median {np.median(face_p):.4f})")
-    for name in ("black", "noise", "other"):
+    for name in ("black", "noise", "background"):
         r, p = np.array(sig[name]["recrop"]), np.array(sig[name]["pair"])
         print(f"  {name:6s} caught: re-crop at {thr} {100 * np.mean(~(r <= thr)):.1f} %, 3-crop at {thr} "
               f"{100 * np.mean(~(p <= thr)):.1f} %, 3-crop at {t_pair:.4f} {100 * np.mean(~(p <= t_pair)):.1f} %")

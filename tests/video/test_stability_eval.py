@@ -73,3 +73,18 @@ def test_synthetic_protocol_on_three_faces(shared_data, reference_dir):
     r = synthetic_jitter(aligner, shared_data / "aflw2000-3d", n=3, frames=4, seed=0, progress=False)
     assert r["n_sequences"] == 3 and r["frames"] == 4
     assert 0.05 < r["jitter_nme"] < 2.0  # a real model jitters a little, far below its NME (~3 %)
+
+
+def test_cut_aways_paint_only_the_roi():
+    import numpy as np
+
+    from tddfa.eval.stability import cut_aways
+
+    img = np.full((60, 80, 3), 200, np.uint8)
+    filler = np.full((5, 5, 3), 7, np.uint8)
+    cuts = cut_aways(img, np.array([10.0, 20.0, 40.0, 50.0]), np.random.default_rng(0), filler)
+    assert set(cuts) == {"face", "black", "noise", "background"} and cuts["face"] is img
+    assert cuts["black"][20:50, 10:40].max() == 0 and cuts["background"][20:50, 10:40].max() == 7
+    for g in cuts.values():  # outside the ROI nothing changes
+        assert g[:20].min() == 200 and g[:, 40:].min() == 200
+    assert cut_aways(img, np.array([75.0, 55.0, 90.0, 70.0]), np.random.default_rng(0), filler) == {}

@@ -256,6 +256,25 @@ def real_clips(aligner, clips: list[Path], fps_hint: float = 30.0, progress: boo
     return out
 
 
+def cut_aways(img: np.ndarray, roi: np.ndarray, rng: np.random.Generator, filler: np.ndarray) -> dict:
+    """``img`` as is (``"face"``) and with the ``roi (4,)`` region painted ``"black"``, ``"noise"`` or ``"background"``
+    (``filler``, an image piece, stretched over it): inputs where a tracker must notice the face is gone.
+    Empty if the ROI covers under 9 x 9 pixels of the image."""
+    h, w = img.shape[:2]
+    x1, y1, x2, y2 = np.round(roi).astype(int)
+    xa, ya, xb, yb = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if xb - xa <= 8 or yb - ya <= 8:
+        return {}
+    fills = {"black": 0, "noise": rng.integers(0, 256, (yb - ya, xb - xa, 3), dtype=np.uint8),
+             "background": cv2.resize(filler, (xb - xa, yb - ya))}
+    out = {"face": img}
+    for name, fill in fills.items():
+        g = img.copy()
+        g[ya:yb, xa:xb] = fill
+        out[name] = g
+    return out
+
+
 def failure_detection(aligner, clips: list[Path], every: int = 5, seed: int = 0, progress: bool = True) -> dict:
     """Share of cut-away frames flagged as failures (per cut kind) and of intact frames flagged (false alarms)."""
     from ..geometry import roi_from_landmarks
@@ -271,20 +290,11 @@ def failure_detection(aligner, clips: list[Path], every: int = 5, seed: int = 0,
             prev = None
             for k, frame in enumerate(frames):
                 if prev is not None and k % every == 0:
-                    x1, y1, x2, y2 = np.round(roi_from_landmarks(prev[None])[0]).astype(int)
                     h, w = frame.shape[:2]
-                    xa, ya, xb, yb = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
-                    if xb - xa > 8 and yb - ya > 8:
-                        cuts = {"face": frame}
-                        g = frame.copy()
-                        g[ya:yb, xa:xb] = 0
-                        cuts["black"] = g
-                        g = frame.copy()
-                        g[ya:yb, xa:xb] = rng.integers(0, 256, (yb - ya, xb - xa, 3), dtype=np.uint8)
-                        cuts["noise"] = g
-                        g = frame.copy()  # the frame's top-left corner, stretched over the face
-                        g[ya:yb, xa:xb] = cv2.resize(frame[: max(h // 5, 2), : max(w // 5, 2)], (xb - xa, yb - ya))
-                        cuts["background"] = g
+                    # the frame's top-left corner, stretched over the face
+                    cuts = cut_aways(frame, roi_from_landmarks(prev[None])[0], rng,
+                                     frame[: max(h // 5, 2), : max(w // 5, 2)])
+                    if cuts:
                         for name, img in cuts.items():
                             flags[name].append(bool(align_and_check(aligner, img, prev[None], cfg, k)[2][0]))
                 res = tracker.update(frame)
