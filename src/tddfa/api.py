@@ -92,8 +92,9 @@ class FaceAligner:
             in all). 3 (the default of ``tddfa video`` / ``webcam`` and of ``tddfa eval stability``): each face is
             regressed from its ROI and from two copies shifted by +-4 % of the side along the diagonal, in one batch;
             the answer is the mean of the three (in the ROI's frame), and the two shifted ones' disagreement
-            (``Face.disagreement``) is the video tracker's check (``verify`` keeps the re-crop test). On the 300W test split (``scripts/validate_crops.py``) 3 crops lower synthetic jitter from
-            0.359 % to 0.250 % and NME from 2.991 % to 2.973 %, for 50 % more network work than 1 crop + verify.
+            (``Face.disagreement``) is the video tracker's check (``verify`` keeps the re-crop test). On the 300W
+            test split (``scripts/validate_crops.py``) 3 crops lower synthetic jitter from 0.359 % to 0.250 % and
+            NME from 2.991 % to 2.973 %, for 50 % more network work than 1 crop + verify.
     """
 
     def __init__(self, model: str | Path = "default", detector: str | Callable | None = "default",

@@ -28,8 +28,10 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> 
 
     from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx
 
+    from ..train.detector.trainer import weights_of
+
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    sd = ck.get("state_dict") or ck.get("ema") or ck
+    sd = weights_of(ck)
     net = FaceBoxesNet()
     net.load_state_dict(sd, strict=True)
     net.eval()
@@ -61,7 +63,9 @@ def make_pools(cfg: dict) -> None:
         elif kind == "utkface":
             from ..api import FaceAligner
 
-            with tqdm(total=4000, desc="pseudo-labelling UTKFace", unit="img") as bar:
+            names = Path(src) / "names.txt"  # the pack's list of images, for the progress bar's total
+            total = len(names.read_text().split()) if names.exists() else None
+            with tqdm(total=total, desc="pseudo-labelling UTKFace", unit="img") as bar:
                 pool, counts = utkface_pool(src, FaceAligner(), progress=bar.update)
             save_pool(pool, entry["path"], seen=counts["seen"])
             print(f"{entry['path']}: {counts['kept']} of {counts['seen']} UTKFace crops labelled by our own pipeline")

@@ -454,7 +454,9 @@ def _run(args: argparse.Namespace) -> int:
         r["crops"] = aligner.crops
         results[name] = r
     for name, r in results.items():
-        line = f"{name:<20} ({r['crops']} crop{'s' if r['crops'] > 1 else ''}) synthetic jitter {r['jitter_nme']:.3f} % ({r['n_sequences']} x {r['frames']} frames)"
+        crops = f"({r['crops']} crop{'s' if r['crops'] > 1 else ''})"
+        line = (f"{name:<20} {crops} synthetic jitter {r['jitter_nme']:.3f} % ({r['n_sequences']} x "
+                f"{r['frames']} frames)")
         real = r.get("real", {})
         if "raw" in real:
             line += (f" | clips: raw {real['raw']:.3f} %, one_euro {real['one_euro']:.3f} %, window "

@@ -26,7 +26,6 @@ from ..geometry import camera_to_image, roi_from_box, roi_from_landmarks
 from ..geometry.consistency import (  # noqa: F401
     RECROP_SCALE,
     RECROP_SHIFT,
-    VIDEO_CROPS,
     recrop_rois,
     tracking_signals,
 )
@@ -110,7 +109,8 @@ def align_and_check(aligner: FaceAligner, frame: np.ndarray, landmarks: np.ndarr
     Returns the faces, the signals of :func:`tracking_signals` and a bool ``(N,)`` failure mask."""
     rois = roi_from_landmarks(np.asarray(landmarks)[..., :2])
     n = len(rois)
-    if config.check and getattr(aligner, "crops", 1) == 3:  # the two shifted crops of the mean are the check
+    pair = getattr(aligner, "crops", 1) == 3  # 3-crop alignment: its two shifted crops are the check
+    if config.check and pair:
         faces = aligner.align(frame, rois=rois)
         sig = tracking_signals(np.stack([f.landmarks_2d for f in faces]), rois)
         sig["disagreement"] = np.array([f.disagreement for f in faces])
@@ -128,7 +128,7 @@ def align_and_check(aligner: FaceAligner, frame: np.ndarray, landmarks: np.ndarr
     finite = np.array([np.isfinite(f.landmarks_3d).all() for f in faces])
     bad = (sig["scale_change"] > config.max_scale_change) | (sig["shift"] > config.max_shift) | ~finite
     if config.check:
-        limit = config.max_disagreement_pair if getattr(aligner, "crops", 1) == 3 else config.max_disagreement
+        limit = config.max_disagreement_pair if pair else config.max_disagreement
         bad |= ~(sig["disagreement"] <= limit)  # NaN counts as failure
     return faces, sig, bad
 

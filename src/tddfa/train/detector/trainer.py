@@ -65,10 +65,14 @@ def load_config(path: str | Path | None) -> dict:
     return cfg
 
 
-def load_weights(path: str | Path) -> dict:
-    """A FaceBoxes state dict from a plain ``.pth`` or a training checkpoint (its EMA weights)."""
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+def weights_of(ck: dict) -> dict:
+    """The FaceBoxes state dict in a loaded ``.pth``: a plain state dict, ``best.pth`` or a ``last.pth`` (its EMA)."""
     return ck.get("state_dict") or ck.get("ema") or ck
+
+
+def load_weights(path: str | Path) -> dict:
+    """:func:`weights_of` the file at ``path``."""
+    return weights_of(torch.load(path, map_location="cpu", weights_only=False))
 
 
 def train_pool(cfg: dict) -> tuple[FacePool, np.ndarray | None, int]:
