@@ -1,6 +1,6 @@
 """Measure candidate speed-ups one by one (issue 7); each is kept only if it measures faster.
 
-    python benchmarks/speedups.py --reference ../shared/data/reference/3ddfa_v2 [--only optlevel,int8,...]
+    python benchmarks/speedups.py --reference ../shared/data/reference/3ddfa_v2 [--only optlevel,int8,int8det,...]
 
 Experiments (each prints its own table; ``--json OUT`` collects them):
 
@@ -12,6 +12,9 @@ Experiments (each prints its own table; ``--json OUT`` collects them):
                 into 720p frames); AFW recall is measured by ``tddfa eval detection``;
 * ``int8``      static INT8 quantization of the regressors (calibrated on 300W **train** crops): speed, and the
                 landmark NME change on the 300W **test** crops (AFLW2000-3D is left to ``tddfa eval aflw2000``);
+* ``int8det``   static INT8 quantization of the detector (calibrated on training mosaics of 300W **train**
+                faces), timed at 1080x607 next to FP32; AFW recall: ``tddfa eval detection --weights`` the file it
+                writes (printed);
 * ``openvino``  the same ONNX files on OpenVINO's CPU plugin (if ``openvino`` is installed), 1 thread.
 
 Variants inside an experiment run interleaved (round-robin, several rounds), so that the load of a shared
@@ -217,7 +220,7 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
     from dataclasses import replace
 
     from tddfa.api import Regressor
-    from tddfa.bench.quantize import pack_crops, quantize_regressor
+    from tddfa.bench.quantize import cache_name, pack_crops, quantize_regressor
     from tddfa.geometry import camera_to_image, normalize
     from tddfa.runtime.registry import resolve_regressor
 
@@ -230,7 +233,7 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
             continue
         files[arch] = {"fp32": m[arch]}
         for name, kw in variants.items():
-            out = work / f"{arch}_{name.replace(' ', '_')}.onnx"
+            out = work / cache_name(m[arch], name.replace(' ', '_'))
             if not out.exists():
                 quantize_regressor(m[arch], out, calib, per_channel=True, fmt="QDQ", **kw)
             files[arch][name] = str(out)
@@ -268,6 +271,29 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
             print(f"  {k:<44} NME {v:.4f}  change {v - base:+.4f}  mean shift vs fp32 {shift:.2f} px "
                   f"(faces ~{np.median(box):.0f} px)")
             res[f"nme_300w_test {arch} {k}"] = v
+    return res
+
+
+def exp_int8det(m: dict, rounds: int, pack: Path, work: Path) -> dict:
+    if not m.get("detector_spec"):
+        print("\n## int8det: skipped (no detector)")
+        return {}
+    import shutil
+
+    from tddfa.bench.quantize import cache_name, detector_calibration, quantize_regressor
+    from tddfa.detect import load_detector
+
+    fp32 = load_detector(m["detector_spec"]).onnx_path
+    out = work / cache_name(fp32)
+    if not out.exists():
+        quantize_regressor(fp32, out, detector_calibration(pack), per_channel=True, reduce_range=True)
+        if fp32.with_suffix(".json").exists():  # the detector's settings (score threshold, input policy)
+            shutil.copy(fp32.with_suffix(".json"), out.with_suffix(".json"))
+    x = detector_calibration(pack, n=1, seed=7)
+    res = interleaved({f"detector 1080x607 {k}": runner(session(p), x) for k, p in
+                       (("fp32", fp32), ("int8 per-channel reduce_range", out))}, rounds)
+    show("INT8 static quantization, detector network, 1 thread", res, "detector 1080x607 fp32")
+    print(f"  AFW recall of the INT8 file: tddfa eval detection --weights {out}")
     return res
 
 
@@ -345,7 +371,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reference", default=str(SHARED / "reference" / "3ddfa_v2"))
     ap.add_argument("--pack300w", default=str(SHARED / "300w"))
-    ap.add_argument("--only", default="optlevel,batching,spinning,detsize,int8,openvino")
+    ap.add_argument("--only", default="optlevel,batching,spinning,detsize,int8,int8det,openvino")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--work", default=str(Path.home() / ".cache" / "tddfa" / "speedups"))
     ap.add_argument("--json", metavar="OUT")
@@ -362,6 +388,8 @@ def main() -> int:
     for e in a.only.split(","):
         if e == "int8":
             out[e] = exp_int8(m, a.rounds, Path(a.pack300w), work, a.reference)
+        elif e == "int8det":
+            out[e] = exp_int8det(m, a.rounds, Path(a.pack300w), work)
         elif e == "detsize":
             out[e] = exp_detsize(m, a.rounds, Path(a.pack300w))
         else:

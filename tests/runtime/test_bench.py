@@ -98,3 +98,39 @@ def test_default_bench_frames_hold_exactly_the_faces_they_claim(bfm):
     assert len(aligner(scene(face, *SIZES["720p"], 1))) == 1
     assert len(aligner(scene(face, *SIZES["720p"], 4))) == 4
     assert len(aligner(scene(face, *SIZES["480p"], 1))) == 1
+
+
+def test_network_macs_counts_conv_and_gemm_by_hand(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tddfa.bench.roofline import network_macs
+
+    w = numpy_helper.from_array(np.zeros((8, 3, 3, 3), np.float32), "w")            # 3x3 conv, stride 2
+    dw = numpy_helper.from_array(np.zeros((8, 1, 3, 3), np.float32), "dw")          # depthwise 3x3
+    fc = numpy_helper.from_array(np.zeros((10, 8 * 5 * 5), np.float32), "fc")        # Gemm with transB
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "dw"], ["b"], group=8, pads=[1, 1, 1, 1]),
+             helper.make_node("Flatten", ["b"], ["f"]), helper.make_node("Gemm", ["f", "fc"], ["y"], transB=1)]
+    g = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 10])], [w, dw, fc])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "t.onnx"))
+    # 10x10 input -> 5x5x8 (27 products each) -> 5x5x8 depthwise (9 each) -> 10 outputs x 200
+    assert network_macs(tmp_path / "t.onnx", (1, 3, 10, 10)) == 200 * 27 + 200 * 9 + 10 * 200
+    assert network_macs(tmp_path / "t.onnx", (2, 3, 10, 10)) == 2 * (200 * 27 + 200 * 9 + 10 * 200)
+
+
+def test_roofline_floor_and_peak():
+    from tddfa.bench.roofline import floor_ms, gemm_peak_gmacs
+    from tddfa.bench.runner import format_roofline
+
+    assert floor_ms(2_000_000_000, 40.0) == pytest.approx(50.0)
+    assert floor_ms(None, 40.0) is None and floor_ms(10, None) is None
+    assert 0.1 < gemm_peak_gmacs(n=128, repeats=3) < 1e4
+    roof = {"gemm_peak_gmacs": {"threads_1": 40.0},
+            "stages": {"regress_mb05_b1": {"gmacs_per_call": 0.046, "input": "120x120",
+                                           "threads_1": {"floor_ms": 1.15, "median_ms": 2.3, "fraction_of_peak": 0.5}}}}
+    text = "\n".join(format_roofline(roof, [1]))
+    assert "40.0 GMAC/s" in text and "regress_mb05_b1" in text and "50%" in text

@@ -1,4 +1,5 @@
-"""INT8 static quantization of a regressor with ONNX Runtime's tools, calibrated on 300W training crops.
+"""INT8 static quantization with ONNX Runtime's tools, calibrated on 300W training crops (regressors) or
+training mosaics of them (the detector).
 
 Calibration crops are cut as at run time (ROI from the 68 given landmarks, 120x120, ``(x - 127.5) / 128``)
 from the **train** split only; accuracy is then measured on the test split (see ``benchmarks/speedups.py``).
@@ -37,6 +38,33 @@ def pack_crops(pack_dir: str | Path, split: str = "train", limit: int | None = N
     return np.stack(crops), np.stack(rois), ann["pts68"][idx].astype(np.float64)
 
 
+# part of the cache key of quantized files: bump it when the recipe below changes
+RECIPE = "q2"
+NETWORK_OPS = ("Conv", "Gemm", "MatMul", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten",
+               "Reshape")
+
+
+def cache_name(fp32: str | Path, tag: str = "int8") -> str:
+    """File name of a quantized copy of ``fp32``: keyed on its content and on :data:`RECIPE`."""
+    import hashlib
+
+    digest = hashlib.sha256(Path(fp32).read_bytes()).hexdigest()[:12]
+    return f"{Path(fp32).stem}_{digest}_{tag}_{RECIPE}.onnx"
+
+
+def detector_calibration(pack_dir: str | Path, n: int = 24, size: tuple[int, int] = (1080, 607),
+                         seed: int = 123) -> np.ndarray:
+    """Detector inputs ``(n, 3, H, W)`` float32 for INT8 calibration: training mosaics of 300W **train** faces
+    (never AFW, the detector's test set), resized to the network input of a 720p frame (``size`` = W, H)."""
+    import cv2
+
+    from ..detect.faceboxes import to_blob
+    from ..train.detector.data import MosaicGenerator, load_300w
+
+    gen = MosaicGenerator(load_300w(pack_dir), size=512, seed=seed)
+    return np.stack([to_blob(cv2.resize(gen(i)[0], size))[0] for i in range(n)])
+
+
 class _Reader:
     """``CalibrationDataReader`` over a float32 batch, one crop per call."""
 
@@ -71,6 +99,9 @@ def quantize_regressor(fp32_onnx: str | Path, out: str | Path, calib: np.ndarray
                     quant_format=QuantFormat.QDQ if fmt == "QDQ" else QuantFormat.QOperator,
                     per_channel=per_channel, reduce_range=reduce_range,
                     activation_type=QuantType.QUInt8, weight_type=getattr(QuantType, weight_type),
-                    calibrate_method=getattr(CalibrationMethod, method))
+                    calibrate_method=getattr(CalibrationMethod, method),
+                    # the network only: an ensemble's averaging of unwhitened parameters (ranges from 1e-4 to
+                    # 1e5 in one tensor) has no useful 8-bit scale and stays float
+                    op_types_to_quantize=list(NETWORK_OPS))
     pre.unlink(missing_ok=True)
     return out

@@ -79,18 +79,15 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 def add_int8(cfg: dict, pack: str) -> None:
     """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
     and of the pipeline's regressor, cached by the FP32 file's digest."""
-    import hashlib
-
     from ..facemodel.provision import cache_dir
     from ..geometry import normalize
-    from .quantize import pack_crops, quantize_regressor
+    from .quantize import cache_name, pack_crops, quantize_regressor
 
     calib = None
 
     def quantized(fp32: str) -> Path:
         nonlocal calib
-        digest = hashlib.sha256(Path(fp32).read_bytes()).hexdigest()[:12]
-        out = cache_dir() / "bench" / f"{Path(fp32).stem}_{digest}_int8.onnx"
+        out = cache_dir() / "bench" / cache_name(fp32)
         if not out.exists():
             if calib is None:
                 calib = normalize(pack_crops(pack, "train", step=10)[0])
@@ -202,8 +199,69 @@ def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), b
             log(f"round {r + 1}/{rounds}: " + (f"{t} thread(s)" if t else "baseline (default ONNX Runtime options)"))
             rounds_runs[key].append(run_worker(cfg, t))
     runs = {k: merge_rounds(v) for k, v in rounds_runs.items()}
+    for k, v in rounds_runs.items():  # the machine's ceiling: the best round, like the stages
+        peaks = [r.get("info", {}).get("gemm_peak_gmacs") for r in v]
+        if any(peaks):
+            runs[k]["info"]["gemm_peak_gmacs"] = max(p for p in peaks if p)
     out = assemble(cfg, runs, threads, load_before, _load())
+    out["roofline"] = roofline(cfg, runs, threads)
     out["settings"]["rounds"] = rounds
+    return out
+
+
+def network_costs(cfg: dict) -> dict:
+    """MACs per call of the timed networks (``None`` where the ``onnx`` package or a model is missing)."""
+    from .roofline import network_macs
+
+    def macs(path, shape):
+        try:
+            return network_macs(path, shape) if path else None
+        except Exception:  # noqa: BLE001 -- a cost we cannot count is reported as unknown, never a failed bench
+            return None
+
+    out: dict = {}
+    if cfg.get("detector"):
+        from ..detect import load_detector
+
+        det = load_detector(cfg["detector"], threads=1)
+        s = det.policy.scale(720, 1280)
+        w, h = (1280, 720) if s == 1.0 else (max(int(1280 * s), 1), max(int(720 * s), 1))
+        out["detect_720p"] = {"macs": macs(det.onnx_path, (1, 3, h, w)), "input": f"{w}x{h}"}
+    for arch, r in cfg.get("regressors", {}).items():
+        if "int8" not in arch:
+            out[f"regress_{arch}_b1"] = {"macs": macs(r.get("onnx"), (1, 3, 120, 120)), "input": "120x120"}
+    spec = cfg.get("regressor_spec")
+    if spec is not None:
+        out["pipeline_regressor"] = {"macs": macs(spec.onnx, (1, 3, 120, 120)), "input": "120x120",
+                                     "model": spec.name}
+    return out
+
+
+def roofline(cfg: dict, runs: dict, threads: tuple[int, ...]) -> dict:
+    """Each network's compute floor (MACs at the measured FP32 GEMM ceiling) next to its measured median.
+
+    The 1-face pipeline's floor is the detector plus two regressions (the ROI and the face/no-face re-crop)."""
+    from .roofline import floor_ms
+
+    costs = network_costs(cfg)
+    det = costs.get("detect_720p", {}).get("macs")
+    reg = costs.get("pipeline_regressor", {}).get("macs")
+    costs["pipeline_720p_1face"] = {"macs": det + 2 * reg if det and reg else None,
+                                    "input": "detector + 2 regressions"}
+    out: dict = {"gemm_peak_gmacs": {}, "stages": {}}
+    for t in threads:
+        key = f"threads_{t}"
+        peak = runs.get(key, {}).get("info", {}).get("gemm_peak_gmacs")
+        out["gemm_peak_gmacs"][key] = peak
+        for stage, c in costs.items():
+            if stage == "pipeline_regressor":
+                continue
+            row = out["stages"].setdefault(stage, {"gmacs_per_call": round(c["macs"] / 1e9, 4) if c["macs"] else None,
+                                                   "input": c["input"]})
+            fl = floor_ms(c["macs"], peak)
+            med = _median(runs[key], stage)
+            row[key] = {"floor_ms": round(fl, 3) if fl else None, "median_ms": med,
+                        "fraction_of_peak": round(fl / med, 3) if fl and med else None}
     return out
 
 
@@ -324,7 +382,32 @@ def format_table(result: dict) -> str:
         f"{a}: {v.get('weights', v.get('error'))}" for a, v in (m.get("regress") or {}).items()))
     lines.append(f"load average before/after: {result['machine']['load_before']} / {result['machine']['load_after']} "
                  f"on {result['machine']['cpus']} CPUs")
+    lines += format_roofline(result.get("roofline"), threads)
     return "\n".join(lines)
+
+
+def format_roofline(roof: dict | None, threads: list[int]) -> list[str]:
+    """Compute floors: the time each network needs at the FP32 GEMM ceiling measured in the same run."""
+    if not roof or not roof.get("stages"):
+        return []
+    peaks = roof["gemm_peak_gmacs"]
+    lines = ["", "compute floor = MACs / FP32 GEMM ceiling (numpy float32 matmul, best of 20, same process): " +
+             ", ".join(f"{t}T {peaks.get(f'threads_{t}') or 'n/a'} GMAC/s" for t in threads)]
+    head = f"{'network':<22}{'input':>26}{'GMAC':>8}" + "".join(f"{f'{t}T floor':>10}{f'{t}T ms':>9}{'% peak':>8}"
+                                                                 for t in threads)
+    lines += [head, "-" * len(head)]
+    for stage, row in roof["stages"].items():
+        g = row["gmacs_per_call"]
+        cells = f"{stage:<22}{row['input']:>26}{'' if g is None else f'{g:.3f}':>8}"
+        for t in threads:
+            r = row.get(f"threads_{t}", {})
+            pct = r.get("fraction_of_peak")
+            cells += f"{_fmt(r.get('floor_ms')):>10}{_fmt(r.get('median_ms')):>9}{(f'{100 * pct:.0f}%' if pct else ''):>8}"
+        lines.append(cells)
+    lines.append("floors count network MACs only; medians are whole calls (the detector's resize and decoding included).")
+    lines.append("The ceiling is the cores' FMA peak (a large GEMM is the most efficient FP32 work they do), so no FP32 "
+                 "engine gets under a floor here. MACs need the onnx package.")
+    return lines
 
 
 def _fmt(v) -> str:

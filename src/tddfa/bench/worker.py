@@ -19,6 +19,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .roofline import gemm_peak_gmacs
 from .scenes import SIZES, load_face, scene
 from .timing import measure
 
@@ -196,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cfg = json.loads(Path(argv[0]).read_text())
     t0 = time.perf_counter()
+    peak = [] if cfg.get("baseline") else [gemm_peak_gmacs()]
     out = run_stages(cfg)
+    if peak:  # before and after the stages, in this process and thread setting: the less disturbed of the two
+        out["info"]["gemm_peak_gmacs"] = round(max(peak + [gemm_peak_gmacs()]), 2)
     out["info"]["wall_s"] = round(time.perf_counter() - t0, 2)
     print(json.dumps(out))
     return 0
