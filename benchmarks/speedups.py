@@ -220,22 +220,26 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
     from dataclasses import replace
 
     from tddfa.api import Regressor
-    from tddfa.bench.quantize import cache_name, pack_crops, quantize_regressor
+    from tddfa.bench.quantize import cache_name, float_ends, pack_crops, quantize_regressor
     from tddfa.geometry import camera_to_image, normalize
     from tddfa.runtime.registry import resolve_regressor
 
     res: dict = {}
     calib = normalize(pack_crops(pack, "train", step=10)[0])
-    variants = {"int8 per-channel": dict(reduce_range=False), "int8 per-channel reduce_range": dict(reduce_range=True)}
+    # the last one is the shipped recipe (tddfa.bench.quantize.quantize_for_cpu)
+    variants = {"int8 per-channel": dict(reduce_range=False), "int8 per-channel reduce_range": dict(reduce_range=True),
+                "int8 reduce_range, ends float": dict(reduce_range=True, ends=True)}
     files: dict = {}
     for arch in ("mb05", "mb1"):
         if arch not in m:
             continue
         files[arch] = {"fp32": m[arch]}
         for name, kw in variants.items():
-            out = work / cache_name(m[arch], name.replace(' ', '_'))
+            out = work / cache_name(m[arch], name.replace(' ', '_').replace(',', ''))
             if not out.exists():
-                quantize_regressor(m[arch], out, calib, per_channel=True, fmt="QDQ", **kw)
+                kw = dict(kw)
+                ex = float_ends(m[arch]) if kw.pop("ends", False) else ()
+                quantize_regressor(m[arch], out, calib, per_channel=True, fmt="QDQ", exclude=ex, **kw)
             files[arch][name] = str(out)
         for b in (1, 8):
             x = crops_batch(b)

@@ -46,6 +46,7 @@ def test_assemble_contract_and_missing_stages():
     assert out["pipeline_720p_1face_ms"] == {"threads_1": 20.0, "threads_2": 16.0}
     assert set(out["regress_ms"]) == {"mb1", "mb05"} and out["regress_ms"]["mb05"] == 1.0
     assert out["regress_ms"]["mb1"] is None
+    assert set(out["regress_int8_ms"]) == {"mb1", "mb05"} and out["pipeline_720p_1face_int8_ms"]["threads_1"] is None
     assert out["detect_720p_ms"] is None and "no detector" in out["missing"]["detect_720p"]
     assert out["render_dense_720p_ms"] is None
     assert out["baseline_ratio"] == pytest.approx(2.0)
@@ -134,3 +135,13 @@ def test_roofline_floor_and_peak():
                                            "threads_1": {"floor_ms": 1.15, "median_ms": 2.3, "fraction_of_peak": 0.5}}}}
     text = "\n".join(format_roofline(roof, [1]))
     assert "40.0 GMAC/s" in text and "regress_mb05_b1" in text and "50%" in text
+
+
+def test_shipped_int8_copies_are_timed_next_to_their_fp32_models():
+    from tddfa.bench.runner import resolve_models
+
+    cfg = resolve_models(None)
+    regs = cfg["regressors"]
+    assert regs["mb05"]["weights"] == "tddfa_mb05" and regs["mb05_int8"]["weights"] == "tddfa_mb05_int8"
+    assert regs["mb1"]["weights"] == "tddfa_mb1" and "mb1_int8" not in regs  # not shipped: --int8 PACK makes it
+    assert cfg["regressor"] == "default" and cfg["regressor_int8"].endswith("tddfa_mb1_mb05_int8.onnx")

@@ -37,6 +37,7 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
         cfg["regressor_error"] = "; ".join(errors)
 
     # per-architecture regression timing: a shipped model of that arch, the reference mb05, else random weights
+    int8: dict = {}
     for arch in ("mb1", "mb05"):
         found = None
         for js in sorted(MODELS_DIR.glob("*.json")):
@@ -44,9 +45,13 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
                 c = json.loads(js.read_text())
             except ValueError:
                 continue
-            if c.get("arch") == arch and js.with_suffix(".onnx").exists():
-                found = {"onnx": str(js.with_suffix(".onnx")), "weights": js.stem}
-                break
+            if c.get("arch") != arch or not js.with_suffix(".onnx").exists():
+                continue
+            entry = {"onnx": str(js.with_suffix(".onnx")), "weights": js.stem}
+            if "quantized_from" in c:  # a shipped INT8 copy is timed as is (--int8 PACK makes the missing ones)
+                int8.setdefault(f"{arch}_int8", entry)
+            elif found is None:
+                found = entry
         if found is None and arch == "mb05" and reference:
             try:
                 found = {"onnx": str(resolve_regressor(f"reference:{reference}").onnx), "weights": "reference mb05"}
@@ -58,6 +63,11 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
             except Exception as exc:
                 found = {"error": f"no {arch} model and cannot export one: {_err(exc)}"}
         cfg["regressors"][arch] = found
+    cfg["regressors"].update(int8)
+    spec = cfg.get("regressor_spec")
+    shipped_int8 = MODELS_DIR / f"{spec.name}_int8.onnx" if spec is not None else None
+    if shipped_int8 is not None and shipped_int8.exists() and shipped_int8.with_suffix(".json").exists():
+        cfg["regressor_int8"] = str(shipped_int8)
 
     dets = [detector] if detector else ["default"] + ([f"reference:{reference}"] if reference else [])
     derr = []
@@ -80,22 +90,18 @@ def add_int8(cfg: dict, pack: str) -> None:
     """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
     and of the pipeline's regressor, cached by the FP32 file's digest."""
     from ..facemodel.provision import cache_dir
-    from ..geometry import normalize
-    from .quantize import cache_name, pack_crops, quantize_regressor
-
-    calib = None
+    from .quantize import cache_name, quantize_for_cpu
 
     def quantized(fp32: str) -> Path:
-        nonlocal calib
         out = cache_dir() / "bench" / cache_name(fp32)
         if not out.exists():
-            if calib is None:
-                calib = normalize(pack_crops(pack, "train", step=10)[0])
-            quantize_regressor(fp32, out, calib, per_channel=True, reduce_range=True, fmt="QDQ")
+            quantize_for_cpu(fp32, out, pack)
         return out
 
     for arch in ("mb1", "mb05"):
         fp = cfg["regressors"].get(arch, {})
+        if "onnx" in cfg["regressors"].get(f"{arch}_int8", {}):
+            continue  # shipped
         try:
             cfg["regressors"][f"{arch}_int8"] = (
                 {"onnx": str(quantized(fp["onnx"])), "weights": fp["weights"] + ", int8"} if "onnx" in fp
@@ -103,7 +109,7 @@ def add_int8(cfg: dict, pack: str) -> None:
         except Exception as exc:
             cfg["regressors"][f"{arch}_int8"] = {"error": _err(exc)}
     spec = cfg.get("regressor_spec")
-    if spec is not None:
+    if spec is not None and not cfg.get("regressor_int8"):
         try:
             q = quantized(str(spec.onnx))
             q.with_suffix(".json").write_text(json.dumps({
@@ -318,6 +324,9 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
         "pipeline_720p_1face_ms": per_threads("pipeline_720p_1face"),
         "pipeline_720p_4faces_ms": per_threads("pipeline_720p_4faces"),
         "regress_ms": {a: first(f"regress_{a}_b1") for a in ("mb1", "mb05")},
+        # INT8 copies (shipped, or made by --int8 PACK); None when neither
+        "regress_int8_ms": {a: first(f"regress_{a}_int8_b1") for a in ("mb1", "mb05")},
+        "pipeline_720p_1face_int8_ms": per_threads("pipeline_720p_1face_int8"),
         "detect_720p_ms": first("detect_720p"),
         "render_dense_720p_ms": first("render_dense_720p"),
         # baseline median / ours (pipeline, 720p, 1 face, first thread setting): > 1 means faster than the baseline

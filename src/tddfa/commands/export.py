@@ -187,16 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.int8:
         if args.arch == "faceboxes":
             raise InputError("--int8 is implemented for the regressors only")
-        from ..bench.quantize import pack_crops, quantize_regressor
-        from ..geometry import normalize
+        from ..bench.quantize import quantize_for_cpu
 
-        crops = normalize(pack_crops(args.int8, "train", step=args.calib_step)[0])
         fp32 = path.with_name(path.stem + ".fp32.onnx")
         path.replace(fp32)
-        # per-channel 7-bit weights (reduce_range): AVX2's u8 x s8 dot product saturates with full 8-bit
-        # weights, which cost 0.12 NME on 300W; with reduce_range the NME is unchanged (benchmarks/README.md)
-        quantize_regressor(fp32, path, crops, per_channel=True, reduce_range=True, fmt="QDQ")
-        print(f"quantized {path} to INT8 (static, calibrated on {len(crops)} 300W train crops); FP32 kept as {fp32}")
+        quantize_for_cpu(fp32, path, args.int8, step=args.calib_step)
+        print(f"quantized {path} to INT8 (static, calibrated on every {args.calib_step}th 300W train crop); "
+              f"FP32 kept as {fp32}")
     if args.check:
         if args.int8:
             print("note: --check compares FP32 only; INT8 differs from torch by design")
