@@ -39,3 +39,21 @@ def test_parse_size_accepts_wxh_and_rejects_garbage():
     for bad in ("640", "x360", "10x10", "axb", "640x360x3"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_size(bad)
+
+
+def test_miss_causes_constructed_case():
+    from tddfa.eval.detection import MISS_CAUSES, miss_causes
+
+    gts = np.array([[0, 0, 10, 10], [100, 0, 110, 10], [200, 0, 210, 10], [300, 0, 310, 10],
+                    [400, 0, 410, 10], [500, 0, 510, 10], [504, 0, 514, 10]], np.float32)
+    dets = np.array([[0, 0, 10, 10, 0.9],          # hit
+                     [100, 0, 110, 10, 0.3],       # right place, below the threshold
+                     [200, 0, 220, 20, 0.9],       # confident but 4x the area: IoU 0.25
+                     [300, 0, 320, 20, 0.2],       # weak and misplaced
+                     # face 4 (x 400): nothing near
+                     [502, 0, 512, 10, 0.9]],      # one box between faces 5 and 6: IoU 0.67 with each
+                    np.float32)
+    out = miss_causes([dets], [gts], 0.5, 0.4)
+    assert set(out) == set(MISS_CAUSES)
+    assert out == {"shared_box": 1, "below_threshold": 1, "misplaced": 1, "weak_and_misplaced": 1, "nothing": 1}
+    assert sum(miss_causes([dets[:0]], [gts], 0.5).values()) == 7  # no detections: every face is a miss
