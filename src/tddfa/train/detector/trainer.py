@@ -55,6 +55,8 @@ DEFAULTS = {
     # "utkface", "source": what --make-pools builds it from}; the 300W train faces get the rest of the draws
     "pools": [],
     "init_from": None,  # weights to start from (a state dict or checkpoint) when not resuming
+    # other people's faces in the 300W crops (``teacher.py``, --make-teacher-boxes): never background, never targets
+    "teacher_boxes": None,
 }
 
 
@@ -78,7 +80,7 @@ def load_weights(path: str | Path) -> dict:
 def train_pool(cfg: dict) -> tuple[FacePool, np.ndarray | None, int]:
     """The 300W train faces plus ``cfg["pools"]`` as one pool, per-face draw probabilities (``None``: uniform,
     one pool) and the number of 300W faces, which come first (their crops alone give background pieces)."""
-    base = load_300w(cfg["data_300w"], splits=tuple(cfg["train_splits"]))
+    base = load_300w(cfg["data_300w"], splits=tuple(cfg["train_splits"]), others=teacher_boxes(cfg))
     if not cfg.get("pools"):
         return base, None, len(base)
     pools = [load_pool(p["path"]) for p in cfg["pools"]]
@@ -88,9 +90,33 @@ def train_pool(cfg: dict) -> tuple[FacePool, np.ndarray | None, int]:
     shares = [1.0 - sum(shares)] + shares
     parts = [base] + pools
     p = np.concatenate([np.full(len(q), w / len(q)) for q, w in zip(parts, shares)])
+    others = None
+    if any(q.others is not None for q in parts):
+        others = [o for q in parts for o in (q.others or [np.zeros((0, 4), np.float32)] * len(q))]
     pool = FacePool(np.concatenate([q.images for q in parts]), np.concatenate([q.pts for q in parts]),
-                    np.concatenate([q.valid_mask() for q in parts]))
+                    np.concatenate([q.valid_mask() for q in parts]), others)
     return pool, p, len(base)
+
+
+def teacher_boxes(cfg: dict) -> dict[str, np.ndarray] | None:
+    """Other faces in the 300W crops (``cfg["teacher_boxes"]``, made by ``--make-teacher-boxes``), or ``None``."""
+    path = cfg.get("teacher_boxes")
+    if not path:
+        return None
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} missing: run tddfa train-detector --config CONFIG --make-teacher-boxes")
+    from .teacher import load_other_faces
+
+    return load_other_faces(path)
+
+
+def drop_ignored(dets: np.ndarray, ignore: np.ndarray, iou: float = 0.4) -> np.ndarray:
+    """Detections ``(D, 5)`` minus those on an ignored face ``(M, 4)`` (unannotated people are not false alarms)."""
+    if len(dets) == 0 or len(ignore) == 0:
+        return dets
+    from ...detect.boxes import iou_matrix
+
+    return dets[iou_matrix(dets[:, :4], np.asarray(ignore, np.float32)).max(1) < iou]
 
 
 def to_blob(imgs: list[np.ndarray]) -> torch.Tensor:
@@ -162,7 +188,7 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
 
     t0 = time.time()
     pool, face_p, n_300w = train_pool(cfg)
-    val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]))
+    val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]), others=teacher_boxes(cfg))
     gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"], face_p=face_p, n_background=n_300w)
             for s in sorted(set(cfg["sizes"]))}
     vgen = MosaicGenerator(val_pool, cfg["val_size"], seed=cfg["seed"] + 1000)
@@ -228,6 +254,7 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
             dets = []
             for i in range(0, len(val), 8):
                 dets += detect_batch(ema, [v[0] for v in val[i:i + 8]])
+            dets = [drop_ignored(d, v[2]) for d, v in zip(dets, val)]
             met = detection_metrics(dets, [v[1] for v in val], 0.5)
             ap = met["ap"]["iou_0.5"]
             rec = {"step": step, "val_ap50": ap, "val_recall50": met["recall"]["iou_0.5"],
