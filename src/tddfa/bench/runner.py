@@ -229,10 +229,14 @@ def network_costs(cfg: dict) -> dict:
     if cfg.get("detector"):
         from ..detect import load_detector
 
-        det = load_detector(cfg["detector"], threads=1)
-        s = det.policy.scale(720, 1280)
-        w, h = (1280, 720) if s == 1.0 else (max(int(1280 * s), 1), max(int(720 * s), 1))
-        out["detect_720p"] = {"macs": macs(det.onnx_path, (1, 3, h, w)), "input": f"{w}x{h}"}
+        try:
+            det = load_detector(cfg["detector"], threads=1)
+        except TddfaError:
+            det = None
+        if det is not None:
+            s = det.policy.scale(720, 1280)
+            w, h = (1280, 720) if s == 1.0 else (max(int(1280 * s), 1), max(int(720 * s), 1))
+            out["detect_720p"] = {"macs": macs(det.onnx_path, (1, 3, h, w)), "input": f"{w}x{h}"}
     for arch, r in cfg.get("regressors", {}).items():
         if "int8" not in arch:
             out[f"regress_{arch}_b1"] = {"macs": macs(r.get("onnx"), (1, 3, 120, 120)), "input": "120x120"}
