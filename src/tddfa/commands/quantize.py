@@ -17,12 +17,9 @@ from ..errors import InputError, ModelNotAvailableError
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..bench.quantize import quantize_for_cpu
     from ..runtime.registry import resolve_regressor
 
-    try:
-        from ..bench.quantize import quantize_for_cpu
-    except ImportError:  # pragma: no cover - the module itself imports lazily
-        raise ModelNotAvailableError("quantization needs the onnx package: pip install 'tddfa[train]'") from None
     spec = resolve_regressor(args.model)
     out = Path(args.output)
     if out.suffix != ".onnx":
