@@ -75,8 +75,11 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 
     for spec in dets:
         try:
-            load_detector(spec, threads=1)  # also exports a reference .pth once, outside the timed processes
+            det = load_detector(spec, threads=1)  # also exports a reference .pth once, outside the timed processes
             cfg["detector"] = spec
+            sc = det.policy.scale(720, 1280)  # the network's input for a 720p frame (compute floors)
+            cfg["detector_net"] = {"onnx": str(det.onnx_path), "input_720p": (1280, 720) if sc == 1.0 else
+                                   (max(int(1280 * sc), 1), max(int(720 * sc), 1))}
             break
         except TddfaError as exc:
             derr.append(_err(exc))
@@ -226,17 +229,10 @@ def network_costs(cfg: dict) -> dict:
             return None
 
     out: dict = {}
-    if cfg.get("detector"):
-        from ..detect import load_detector
-
-        try:
-            det = load_detector(cfg["detector"], threads=1)
-        except TddfaError:
-            det = None
-        if det is not None:
-            s = det.policy.scale(720, 1280)
-            w, h = (1280, 720) if s == 1.0 else (max(int(1280 * s), 1), max(int(720 * s), 1))
-            out["detect_720p"] = {"macs": macs(det.onnx_path, (1, 3, h, w)), "input": f"{w}x{h}"}
+    net = cfg.get("detector_net")
+    if cfg.get("detector") and net:
+        w, h = net["input_720p"]
+        out["detect_720p"] = {"macs": macs(net["onnx"], (1, 3, h, w)), "input": f"{w}x{h}"}
     for arch, r in cfg.get("regressors", {}).items():
         if "int8" not in arch:
             out[f"regress_{arch}_b1"] = {"macs": macs(r.get("onnx"), (1, 3, 120, 120)), "input": "120x120"}
