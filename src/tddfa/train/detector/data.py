@@ -52,6 +52,16 @@ class FacePool:
     def valid_mask(self) -> np.ndarray:
         return np.ones(self.images.shape[:3], np.uint8) if self.valid is None else self.valid
 
+    def others_list(self) -> list[np.ndarray]:
+        return self.others if self.others is not None else [np.zeros((0, 4), np.float32)] * len(self)
+
+    @classmethod
+    def concat(cls, parts: list[FacePool]) -> FacePool:
+        """One pool of ``parts`` in order (``others`` kept when any part has them)."""
+        others = [o for q in parts for o in q.others_list()] if any(q.others is not None for q in parts) else None
+        return cls(np.concatenate([q.images for q in parts]), np.concatenate([q.pts for q in parts]),
+                   np.concatenate([q.valid_mask() for q in parts]), others)
+
 
 def select_300w(ann, splits=("train",), exclude_subsets=("afw",)) -> np.ndarray:
     """Row indices of the 300W annotation table in ``splits``, never AFW."""

@@ -90,12 +90,7 @@ def train_pool(cfg: dict) -> tuple[FacePool, np.ndarray | None, int]:
     shares = [1.0 - sum(shares)] + shares
     parts = [base] + pools
     p = np.concatenate([np.full(len(q), w / len(q)) for q, w in zip(parts, shares)])
-    others = None
-    if any(q.others is not None for q in parts):
-        others = [o for q in parts for o in (q.others or [np.zeros((0, 4), np.float32)] * len(q))]
-    pool = FacePool(np.concatenate([q.images for q in parts]), np.concatenate([q.pts for q in parts]),
-                    np.concatenate([q.valid_mask() for q in parts]), others)
-    return pool, p, len(base)
+    return FacePool.concat(parts), p, len(base)
 
 
 def teacher_boxes(cfg: dict) -> dict[str, np.ndarray] | None:
