@@ -15,6 +15,7 @@ Experiments (each prints its own table; ``--json OUT`` collects them):
 * ``int8det``   static INT8 quantization of the detector (calibrated on training mosaics of 300W **train**
                 faces), timed at 1080x607 next to FP32; AFW recall: ``tddfa eval detection --weights`` the file it
                 writes (printed);
+* ``detvote``   the detector's options ``box_voting`` and ``flip`` (mirrored pass), whole call at 720p;
 * ``openvino``  the same ONNX files on OpenVINO's CPU plugin (if ``openvino`` is installed), 1 thread.
 
 Variants inside an experiment run interleaved (round-robin, several rounds), so that the load of a shared
@@ -298,6 +299,20 @@ def exp_int8det(m: dict, rounds: int, pack: Path, work: Path) -> dict:
                        (("fp32", fp32), ("int8 per-channel reduce_range", out))}, rounds)
     show("INT8 static quantization, detector network, 1 thread", res, "detector 1080x607 fp32")
     print(f"  AFW recall of the INT8 file: tddfa eval detection --weights {out}")
+    return res
+
+
+def exp_detvote(m: dict, rounds: int) -> dict:
+    if not m.get("detector_spec"):
+        print("\n## detvote: skipped (no detector)")
+        return {}
+    from tddfa.detect import load_detector
+
+    img = frame_720p()
+    dets = {"plain": {}, "box voting": {"box_voting": True}, "flip + box voting": {"box_voting": True, "flip": True}}
+    fns = {k: (lambda d: lambda: d(img))(load_detector(m["detector_spec"], **kw)) for k, kw in dets.items()}
+    res = interleaved(fns, rounds)
+    show("FaceBoxes whole call at 720p: box voting, mirrored pass, 1 thread", res, "plain")
     return res
 
 

@@ -60,3 +60,27 @@ def test_crops_must_be_1_or_3():
 
     with pytest.raises(ValueError, match="crops"):
         FaceAligner(crops=2)
+
+
+class _Detector:
+    """Records the threshold FaceAligner asks for; returns no face."""
+
+    score_threshold, verified_threshold = 0.5, 0.25
+
+    def __init__(self):
+        self.asked = []
+
+    def __call__(self, image, score_threshold=None):
+        self.asked.append(score_threshold)
+        return np.zeros((0, 5), np.float32)
+
+
+def test_proposals_down_to_the_verified_threshold_only_with_the_face_check(bfm, img):
+    from tddfa import FaceAligner
+
+    det = _Detector()
+    FaceAligner(detector=det)(img)
+    FaceAligner(detector=det, verify=None)(img)
+    assert det.asked == [0.25, None]  # without the check the detector's own threshold applies
+    # a plain callable (no thresholds) is called as it is
+    assert FaceAligner(detector=lambda im: np.zeros((0, 5)))(img) == []

@@ -121,6 +121,10 @@ def test_det_size_caps_the_detector_input(monkeypatch):
     assert detector_with_size("default", (640, 360), 1) is stub_detector
     assert seen["spec"] == "default" and seen["policy"] == detect.InputPolicy(max_height=360, max_width=640)
     assert seen["policy"].scale(720, 1280) == 0.5
+    assert "flip" not in seen
+    seen.clear()
+    assert detector_with_size("default", None, 1, flip=True) is stub_detector
+    assert seen == {"spec": "default", "flip": True, "box_voting": True}  # no cap asked: the model's own
 
 
 def test_det_size_rejects_bad_values(capsys):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from tddfa.detect.boxes import decode, encode, iou_matrix, nms
+from tddfa.detect.boxes import decode, encode, iou_matrix, nms, vote
 
 
 def test_decode_zero_offsets_gives_prior_corners():
@@ -58,3 +58,19 @@ def test_nms_matches_brute_force(rng):
 
 def test_nms_empty():
     assert nms(np.zeros((0, 4)), np.zeros(0)).shape == (0,)
+
+
+def test_vote_averages_overlapping_boxes_by_score():
+    boxes = np.array([[0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]], np.float32)
+    scores = np.array([0.9, 0.3, 0.8], np.float32)
+    out = vote(boxes, scores, np.array([0, 2]), threshold=0.5)
+    # box 1 overlaps box 0 at IoU 8/12 and pulls it right by 2 * 0.3 / 1.2; box 2 has no neighbour
+    np.testing.assert_allclose(out[0], [0.5, 0, 10.5, 10], atol=1e-5)
+    np.testing.assert_allclose(out[1], boxes[2])
+    assert vote(boxes, scores, np.array([], np.int64)).shape == (0, 4)
+
+
+def test_vote_ignores_boxes_under_the_iou_threshold():
+    boxes = np.array([[0, 0, 10, 10], [6, 0, 16, 10]], np.float32)  # IoU 4/16
+    out = vote(boxes, np.array([0.9, 0.9], np.float32), np.array([0]), threshold=0.5)
+    np.testing.assert_allclose(out[0], boxes[0])

@@ -105,3 +105,38 @@ def test_to_blob_equals_opencv_blob(hw):
     out = to_blob(img)
     assert out.shape == ref.shape == (1, 3, *hw) and out.dtype == np.float32
     np.testing.assert_array_equal(out, ref)
+
+
+def test_box_voting_keeps_the_same_faces_and_scores(astronaut):
+    if not DEFAULT_ONNX.exists():
+        pytest.skip("needs the shipped detector")
+    plain, voted = load_detector("default", box_voting=False), load_detector("default", box_voting=True)
+    a, b = plain(astronaut), voted(astronaut)
+    # voting moves boxes, never adds, drops or rescores them
+    np.testing.assert_array_equal(a[:, 4], b[:, 4])
+    assert np.all(np.diag(iou_matrix(a[:, :4], b[:, :4])) > 0.8)
+    # and a box does not depend on the threshold it is asked for
+    low = voted(astronaut, score_threshold=0.1)
+    np.testing.assert_allclose(low[low[:, 4] > voted.score_threshold], b, atol=1e-4)
+
+
+def test_flip_finds_the_face_where_it_is(astronaut):
+    if not DEFAULT_ONNX.exists():
+        pytest.skip("needs the shipped detector")
+    det, flip = load_detector("default"), load_detector("default", flip=True)
+    _check(flip(astronaut))
+    # a mirrored image's boxes are mirrored back: the top face box stays on the face
+    assert iou_matrix(flip(astronaut)[:1, :4], det(astronaut)[:1, :4])[0, 0] > 0.7
+    # the same image mirrored gives the mirrored boxes (both passes are pooled symmetrically)
+    w = astronaut.shape[1]
+    m = flip(np.ascontiguousarray(astronaut[:, ::-1]))[:1, :4].copy()
+    m[:, [0, 2]] = w - m[:, [2, 0]]
+    assert iou_matrix(m, flip(astronaut)[:1, :4])[0, 0] > 0.9
+
+
+def test_explicit_threshold_also_sets_the_verified_one():
+    if not DEFAULT_ONNX.exists():
+        pytest.skip("needs the shipped detector")
+    d = load_detector("default", score_threshold=0.7, verified_threshold=0.3)
+    assert (d.score_threshold, d.verified_threshold) == (0.7, 0.3)
+    assert load_detector("default", score_threshold=0.7).verified_threshold == 0.7

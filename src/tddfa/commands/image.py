@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
                         "small faces; default 1080x720 (see README, detector input size)")
+    p.add_argument("--det-flip", action="store_true",
+                   help="also detect on the mirrored image and pool both (finds more faces: AFW recall 96.1 -> "
+                        "97.0 %% with box voting; twice the detector time; see README)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     p.add_argument("--crops", type=int, choices=(1, 3), default=1,
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
@@ -76,13 +79,17 @@ def _expand(inputs: list[str]) -> tuple[list[Path], bool]:
     return out, folder
 
 
-def detector_with_size(spec, size: tuple[int, int] | None, threads: int):
-    """``spec`` unchanged, or loaded now with its input capped at ``size`` (W, H)."""
-    if size is None or callable(spec):
+def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: bool = False):
+    """``spec`` unchanged, or loaded now with its input capped at ``size`` (W, H) and/or with mirrored
+    test-time pooling and box voting (``flip``)."""
+    if (size is None and not flip) or callable(spec):
         return spec
     from ..detect import InputPolicy, load_detector
 
-    return load_detector(spec or "default", threads=threads, policy=InputPolicy.from_size(size))
+    kw = {"policy": InputPolicy.from_size(size)} if size is not None else {}
+    if flip:
+        kw.update(flip=True, box_voting=True)  # measured together (README): voting places the pooled boxes
+    return load_detector(spec or "default", threads=threads, **kw)
 
 
 def _make_aligner(args: argparse.Namespace):
@@ -99,7 +106,7 @@ def _make_aligner(args: argparse.Namespace):
         from ..facemodel import load_bfm
 
         face_model = load_bfm()
-    detector = detector_with_size(detector, args.det_size, args.threads)
+    detector = detector_with_size(detector, args.det_size, args.threads, flip=args.det_flip)
     aligner = FaceAligner(model=model, detector=detector, threads=args.threads, max_faces=args.max_faces,
                           face_model=face_model, crops=args.crops)
     aligner.detector  # load it now: a missing detector is one error, not one per image

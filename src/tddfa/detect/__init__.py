@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ..errors import ModelNotAvailableError
-from .boxes import decode, encode, iou_matrix, nms
+from .boxes import decode, encode, iou_matrix, nms, vote
 from .faceboxes import FaceBoxesDetector, InputPolicy, parse_input_size
 from .priors import prior_boxes
 
@@ -22,7 +22,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_ONNX = MODELS_DIR / "faceboxes.onnx"
 REFERENCE_PTH = "FaceBoxesProd.pth"
 
-__all__ = ["FaceBoxesDetector", "InputPolicy", "parse_input_size", "load_detector", "decode", "encode", "iou_matrix", "nms",
+__all__ = ["FaceBoxesDetector", "InputPolicy", "parse_input_size", "load_detector", "decode", "encode", "iou_matrix", "nms", "vote",
            "prior_boxes", "export_pth_to_onnx"]
 
 
@@ -56,6 +56,9 @@ def _settings(onnx: Path) -> dict:
     js = onnx.with_suffix(".json")
     cfg = json.loads(js.read_text()) if js.exists() else {}
     out = {k: cfg[k] for k in ("score_threshold", "nms_threshold") if k in cfg}
+    out.update({k: bool(cfg[k]) for k in ("box_voting", "flip") if k in cfg})
+    if "verified_score_threshold" in cfg:
+        out["verified_threshold"] = cfg["verified_score_threshold"]
     if "max_height" in cfg or "max_width" in cfg:
         out["policy"] = InputPolicy(cfg.get("max_height", 720), cfg.get("max_width", 1080))
     return out
@@ -63,7 +66,8 @@ def _settings(onnx: Path) -> dict:
 
 def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -> FaceBoxesDetector:
     """A ready :class:`FaceBoxesDetector` for ``spec`` (see the module docstring). ``overrides`` (e.g.
-    ``score_threshold=0.3``) take precedence over the model's own settings."""
+    ``score_threshold=0.3``) take precedence over the model's own settings; a ``score_threshold`` given alone
+    also replaces the model's ``verified_threshold``."""
     s = str(spec)
     if s == "default":
         if not DEFAULT_ONNX.exists():
@@ -90,4 +94,6 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
                 f"unknown detector {s!r}: use 'default', 'reference:DIR', a directory, or a .onnx/.pth file")
         name = p.stem
     kw = {**_settings(onnx), **overrides}
+    if "score_threshold" in overrides and "verified_threshold" not in overrides:
+        kw.pop("verified_threshold", None)  # an explicit threshold is the caller's choice for both uses
     return FaceBoxesDetector(onnx, threads=threads, name=name, **kw)

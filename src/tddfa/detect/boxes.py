@@ -57,3 +57,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float = 0.3, offset: f
         ovr = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-12)
         order = rest[ovr < threshold]
     return np.asarray(keep, np.int64)
+
+
+def vote(boxes: np.ndarray, scores: np.ndarray, keep: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Box voting: each kept box ``boxes[keep]`` becomes the score-weighted mean of all ``boxes (N, 4)`` that
+    overlap it at IoU ``>= threshold`` (itself included) -> ``(K, 4)``. The neighbours NMS dropped are
+    independent guesses of the same face, so their mean places it better than the top-scoring one alone."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    keep = np.asarray(keep, np.int64).reshape(-1)
+    if keep.size == 0:
+        return np.zeros((0, 4), np.float32)
+    w = (iou_matrix(boxes[keep], boxes) >= threshold) * np.asarray(scores, np.float32).reshape(1, -1)
+    return ((w @ boxes) / w.sum(1, keepdims=True)).astype(np.float32)

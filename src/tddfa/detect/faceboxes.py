@@ -9,10 +9,11 @@ import numpy as np
 
 from ..io.images import to_bgr
 from ..runtime.onnx import make_session
-from .boxes import decode, nms
+from .boxes import decode, nms, vote
 from .priors import prior_boxes
 
 BGR_MEAN = (104.0, 117.0, 123.0)
+VOTE_FLOOR, VOTE_IOU = 0.05, 0.5  # box voting: candidates above this score, at this IoU with the kept box
 
 
 def to_blob(img: np.ndarray) -> np.ndarray:
@@ -63,16 +64,30 @@ def parse_input_size(text: str) -> tuple[int, int]:
 class FaceBoxesDetector:
     """``detector(img_bgr uint8 (H, W, 3)) -> (N, 5) float32 [x1, y1, x2, y2, score]`` in image pixels,
     highest score first; ``(0, 5)`` when there is no face. Gray / BGRA inputs are converted with ``to_bgr``.
+
+    ``verified_threshold``: the lower score down to which a caller that checks each box itself (``FaceAligner``
+    with its face/no-face test) takes proposals; defaults to ``score_threshold``.
+
+    ``box_voting``: replace each box NMS keeps by the score-weighted mean of the candidates (score > 0.05,
+    whatever the threshold, so a box does not depend on it) overlapping it at IoU >= 0.5 (see ``boxes.vote``).
+    Off for the reference weights, whose boxes then match 3DDFA_V2's exactly.
+
+    ``flip``: also run the network on the mirrored image and pool both images' candidates before NMS (twice the
+    network time).
     """
 
     def __init__(self, onnx_path: str | Path, threads: int = 1, score_threshold: float = 0.5,
                  nms_threshold: float = 0.3, policy: InputPolicy = InputPolicy(), keep_top_k: int = 750,
-                 pre_nms_top_k: int = 5000, name: str = "faceboxes"):
+                 pre_nms_top_k: int = 5000, name: str = "faceboxes", verified_threshold: float | None = None,
+                 box_voting: bool = False, flip: bool = False):
         self.session = make_session(onnx_path, threads)
         self.input_name = self.session.get_inputs()[0].name
         self.onnx_path = Path(onnx_path)
         self.score_threshold = float(score_threshold)
+        self.verified_threshold = float(score_threshold if verified_threshold is None else verified_threshold)
         self.nms_threshold = float(nms_threshold)
+        self.box_voting = bool(box_voting)
+        self.flip = bool(flip)
         self.policy = policy
         self.keep_top_k = int(keep_top_k)
         self.pre_nms_top_k = int(pre_nms_top_k)
@@ -87,23 +102,47 @@ class FaceBoxesDetector:
             img = cv2.resize(img, (max(int(w * s), 1), max(int(h * s), 1)))
         return to_blob(img), s
 
-    def postprocess(self, loc: np.ndarray, score: np.ndarray, net_hw: tuple[int, int], s: float) -> np.ndarray:
-        """Network outputs for one image (``loc (P, 4)``, ``score (P,)``) -> ``(N, 5)`` in original pixels."""
-        idx = np.flatnonzero(score > self.score_threshold)
-        if idx.size == 0:
-            return np.zeros((0, 5), np.float32)
+    def candidates(self, loc: np.ndarray, score: np.ndarray, net_hw: tuple[int, int], s: float,
+                   floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded boxes ``(M, 4)`` in original pixels and scores ``(M,)`` of the anchors scoring above ``floor``."""
+        idx = np.flatnonzero(score > floor)
         if idx.size > self.pre_nms_top_k:
             idx = idx[np.argsort(-score[idx], kind="stable")[: self.pre_nms_top_k]]
         h, w = net_hw
         # decode only the candidates: priors and offsets are per-anchor, so this is exact
         boxes = decode(loc[idx], prior_boxes(h, w)[idx]) * np.array([w, h, w, h], np.float32) / s
-        sc = score[idx]
-        # offset=1: inclusive pixel areas as the reference's Fast R-CNN NMS
-        keep = nms(boxes, sc, self.nms_threshold, offset=1.0)[: self.keep_top_k]
-        return np.concatenate([boxes[keep], sc[keep, None]], 1).astype(np.float32)
+        return boxes.astype(np.float32), score[idx].astype(np.float32)
 
-    def __call__(self, img: np.ndarray) -> np.ndarray:
+    def select(self, boxes: np.ndarray, sc: np.ndarray, thr: float) -> np.ndarray:
+        """NMS (and box voting, if on) over candidates -> ``(N, 5)`` of the kept boxes scoring above ``thr``."""
+        above = np.flatnonzero(sc > thr)
+        if above.size == 0:
+            return np.zeros((0, 5), np.float32)
+        # offset=1: inclusive pixel areas as the reference's Fast R-CNN NMS; candidates under ``thr`` only vote
+        # (they could not have removed a higher-scoring box in greedy NMS anyway)
+        keep = above[nms(boxes[above], sc[above], self.nms_threshold, offset=1.0)][: self.keep_top_k]
+        kept = vote(boxes, sc, keep, VOTE_IOU) if self.box_voting else boxes[keep]
+        return np.concatenate([kept, sc[keep, None]], 1).astype(np.float32)
+
+    def postprocess(self, loc: np.ndarray, score: np.ndarray, net_hw: tuple[int, int], s: float,
+                    score_threshold: float | None = None) -> np.ndarray:
+        """Network outputs for one image (``loc (P, 4)``, ``score (P,)``) -> ``(N, 5)`` in original pixels, scores
+        above ``score_threshold`` (default: the detector's)."""
+        thr = self.score_threshold if score_threshold is None else score_threshold
+        return self.select(*self.candidates(loc, score, net_hw, s, self._floor(thr)), thr)
+
+    def _floor(self, thr: float) -> float:
+        return min(thr, VOTE_FLOOR) if self.box_voting else thr
+
+    def __call__(self, img: np.ndarray, score_threshold: float | None = None) -> np.ndarray:
         img = to_bgr(img)
         blob, s = self.preprocess(img)
         loc, score = self.session.run(None, {self.input_name: blob})
-        return self.postprocess(loc[0], score[0], blob.shape[2:], s)
+        if not self.flip:
+            return self.postprocess(loc[0], score[0], blob.shape[2:], s, score_threshold)
+        thr = self.score_threshold if score_threshold is None else score_threshold
+        b, c = self.candidates(loc[0], score[0], blob.shape[2:], s, self._floor(thr))
+        loc, score = self.session.run(None, {self.input_name: np.ascontiguousarray(blob[..., ::-1])})
+        bm, cm = self.candidates(loc[0], score[0], blob.shape[2:], s, self._floor(thr))
+        bm[:, [0, 2]] = blob.shape[3] / s - bm[:, [2, 0]]  # back from the mirrored image
+        return self.select(np.concatenate([b, bm]), np.concatenate([c, cm]), thr)
