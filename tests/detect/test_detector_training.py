@@ -67,3 +67,32 @@ def test_match_and_loss(torch_mod):
     good[0, labels.bool(), :] = torch.tensor([-5.0, 5.0])
     bad = -good
     assert crit(loc, good, [truth], pri)[0] < crit(loc, bad, [truth], pri)[0]
+
+
+def test_group_photos_put_faces_side_by_side_and_ignore_the_hidden(rng):
+    pool = _pool(rng)
+    pool.pts[:] = 32 + rng.uniform(0, 64, pool.pts.shape)  # crops twice the face, as the 300W crops
+    pool.pts[:, :2] = [[32, 32], [96, 96]]
+    gen = MosaicGenerator(pool, size=256, seed=3, p_group=1.0)
+    n_keep = n_ign = close = several = 0
+    for i in range(12):
+        img, boxes, ignore = gen(i)
+        np.testing.assert_array_equal(img, gen(i)[0])  # deterministic
+        assert boxes.shape[1] == 4 and np.all(boxes >= 0) and np.all(boxes <= 256)
+        n_keep, n_ign = n_keep + len(boxes), n_ign + len(ignore)
+        if len(boxes) >= 2:  # neighbours: closer than the mosaics' two face widths apart (unless one is hidden)
+            c = (boxes[:, :2] + boxes[:, 2:]) / 2
+            w = boxes[:, 2] - boxes[:, 0]
+            d = np.linalg.norm(c[:, None] - c[None], axis=-1) + np.eye(len(c)) * 1e9
+            several += 1
+            close += d.min() < 2.0 * w.max()
+    assert n_keep >= 12 and n_ign >= 1  # people next to each other, some hidden by the ones in front
+    assert close >= 0.75 * several > 0
+
+
+def test_group_share_zero_keeps_the_older_images(rng):
+    a = MosaicGenerator(_pool(np.random.default_rng(1)), size=96, seed=5)
+    b = MosaicGenerator(_pool(np.random.default_rng(1)), size=96, seed=5, p_group=0.0)
+    for i in range(5):
+        for x, y in zip(a(i), b(i)):
+            np.testing.assert_array_equal(x, y)

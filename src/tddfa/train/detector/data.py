@@ -100,13 +100,15 @@ class MosaicGenerator:
 
     def __init__(self, pool: FacePool, size: int = 512, seed: int = 0, p_single: float = 0.3,
                  max_faces: int = 12, min_face: float = 12.0, min_visible: float = 0.6,
-                 face_p: np.ndarray | None = None, n_background: int | None = None):
+                 face_p: np.ndarray | None = None, n_background: int | None = None, p_group: float = 0.0):
         """``face_p (N,)``: probability of drawing each face (default uniform); ``n_background``: only the first
-        that many crops give background pieces (the real photos, not crops whose borders were replicated)."""
+        that many crops give background pieces (the real photos, not crops whose borders were replicated);
+        ``p_group``: share of samples that are group photos (``_group``; 0 keeps the older configs' images)."""
         self.pool, self.size, self.seed = pool, size, seed
         self.face_p = None if face_p is None else np.asarray(face_p, np.float64) / np.sum(face_p)
         self.n_background = len(pool) if n_background is None else int(n_background)
         self.p_single, self.max_faces, self.min_face, self.min_visible = p_single, max_faces, min_face, min_visible
+        self.p_group = float(p_group)
         self.crop = pool.images.shape[1]
         self.mask = _feather_mask(self.crop)
         self.boxes = face_box_from_landmarks(pool.pts)  # (N, 4) in crop pixels
@@ -189,6 +191,7 @@ class MosaicGenerator:
         a = cv2.warpAffine(mask, Mr, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
         roi = canvas[y0:y1, x0:x1].astype(np.float32)
         canvas[y0:y1, x0:x1] = (roi * (1 - a) + warped.astype(np.float32) * a).astype(np.uint8)
+        return (x0, y0, x1, y1), a[..., 0]
 
     def _others_in(self, idx: int) -> np.ndarray:
         others = self.pool.others
@@ -284,9 +287,49 @@ class MosaicGenerator:
             others.append(self._other_boxes(idx, M, flip))
         return canvas, boxes, others
 
+    def _group(self, rng):
+        """A group photo: 2-7 people of about one size side by side in one or two rows, each crop pasted whole
+        with its context, so neighbours' hair and shoulders overlap (mosaics keep faces apart). Faces hidden
+        under later pastes become targets only if ``min_visible`` of their box is still theirs."""
+        S = self.size
+        canvas = self._background(rng)
+        n = int(rng.integers(2, 8))
+        base = np.exp(rng.uniform(np.log(max(self.min_face, 16.0)), np.log(S / 4)))
+        rows = 1 if n < 4 or rng.random() < 0.5 else 2
+        owner = np.full((S, S), -1, np.int32)
+        y_front = rng.uniform(0.35, 0.75) * S
+        boxes, others, lane = [], [], []
+        for r in range(rows):  # back row first: the front row covers it
+            k = n // rows + (1 if r < n % rows else 0)
+            w = base * (0.85 if rows == 2 and r == 0 else 1.0)
+            gaps = w * rng.uniform(1.0, 1.6, k)
+            xs = np.cumsum(gaps) - gaps.sum() / 2 + S / 2 + rng.uniform(-0.2, 0.2) * S + (gaps[0] / 2 if r == 0 else 0)
+            y = y_front - (rng.uniform(0.6, 0.9) * base if rows == 2 and r == 0 else 0)
+            lane += [(x, y + rng.uniform(-0.15, 0.15) * w, w * rng.uniform(0.9, 1.1)) for x in xs]
+        for j, (cx, cy, face_w) in enumerate(lane):
+            idx = self._face(rng)
+            flip = bool(rng.random() < 0.5)
+            M = self._face_transform(rng, idx, face_w, cx, cy, rng.normal(0, 8), flip)
+            a = self._paste(canvas, rng, idx, M, flip, feather=bool(rng.random() < 0.5))
+            if a is not None:
+                (x0, y0, x1, y1), alpha = a
+                owner[y0:y1, x0:x1][alpha > 0.5] = j
+            boxes.append(self._landmark_box(idx, M, flip))
+            others.append(self._other_boxes(idx, M, flip))
+        keep, hidden = [], []
+        for j, b in enumerate(boxes):
+            x0, y0, x1, y1 = np.clip(np.round(b).astype(int), 0, S)
+            area = max((x1 - x0) * (y1 - y0), 1)
+            mine = float((owner[y0:y1, x0:x1] == j).sum()) / area if x1 > x0 and y1 > y0 else 0.0
+            (keep if mine >= self.min_visible else hidden).append(b)
+        return canvas, keep, others + [np.asarray(hidden, np.float32).reshape(-1, 4)]
+
     def __call__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, self.size, int(index)])
-        img, boxes, others = self._single(rng) if rng.random() < self.p_single else self._mosaic(rng)
+        if self.p_group and rng.random() < self.p_group:
+            img, boxes, others = self._group(rng)
+        else:
+            img, boxes, others = self._single(rng) if rng.random() < self.p_single else self._mosaic(rng)
         img = self._degrade(rng, img)
         keep, ignore = self._clip(np.asarray(boxes, np.float32).reshape(-1, 4))
         other = np.concatenate(others).reshape(-1, 4) if others else np.zeros((0, 4), np.float32)

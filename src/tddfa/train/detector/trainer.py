@@ -184,7 +184,8 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     t0 = time.time()
     pool, face_p, n_300w = train_pool(cfg)
     val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]), others=teacher_boxes(cfg))
-    gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"], face_p=face_p, n_background=n_300w)
+    gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"], face_p=face_p, n_background=n_300w,
+                               p_group=float(cfg.get("p_group", 0.0)))
             for s in sorted(set(cfg["sizes"]))}
     vgen = MosaicGenerator(val_pool, cfg["val_size"], seed=cfg["seed"] + 1000)
     val = [vgen(i) for i in range(cfg["val_images"])]
