@@ -49,10 +49,15 @@ def test_verify_keeps_the_same_faces_with_three_crops(bfm, img):
     """verify is the re-crop test with either setting: the shifted pair alone would let false boxes through."""
     from tddfa import FaceAligner
 
-    one, three = FaceAligner(crops=1)(img), FaceAligner(crops=3)(img)
-    assert len(three) == len(one) >= 1
-    for a, b in zip(one, three):
-        np.testing.assert_allclose(a.box, b.box)
+    al = FaceAligner(crops=3)
+    one, three, unchecked = FaceAligner(crops=1)(img), al(img), FaceAligner(crops=3, verify=None)(img)
+    assert len(three) < len(unchecked)  # the re-crop test drops boxes the three crops alone keep
+    assert np.all(al.recrop_disagreement(img, three) <= al.verify)
+    # the astronaut's face is kept with either setting, from the same detector box
+    on_face = [[f.box for f in faces if abs((f.box[0] + f.box[2]) / 2 - 223) < 30 and f.box[1] < 100]
+               for faces in (one, three)]
+    assert len(on_face[0]) == len(on_face[1]) == 1
+    np.testing.assert_allclose(on_face[0][0], on_face[1][0])
 
 
 def test_crops_must_be_1_or_3():

@@ -35,3 +35,14 @@ def test_torch_and_onnx_agree(reference_dir, tmp_path):
         o_loc, o_score = sess.run(None, {"input": x})
         np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
         np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)
+
+
+def test_a_training_checkpoint_loads_its_ema_weights(tmp_path):
+    """``last.pth`` holds the raw and the EMA weights; the trainer validates and exports the EMA, so must every loader."""
+    raw, ema = FaceBoxesNet(), FaceBoxesNet()
+    torch.save({"model": raw.state_dict(), "ema": ema.state_dict(), "step": 3}, tmp_path / "last.pth")
+    got = load_faceboxes(tmp_path / "last.pth").state_dict()
+    k = next(k for k in got if k.endswith("weight"))
+    assert torch.equal(got[k], ema.state_dict()[k]) and not torch.equal(got[k], raw.state_dict()[k])
+    torch.save(raw.state_dict(), tmp_path / "plain.pth")  # a plain state dict as it is
+    assert torch.equal(load_faceboxes(tmp_path / "plain.pth").state_dict()[k], raw.state_dict()[k])

@@ -85,7 +85,7 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
                 raise ModelNotAvailableError(f"detector model not found: {p}")
             onnx = p
         elif p.suffix in (".pth", ".pt"):
-            onnx = _cached_onnx(p, "detectors")
+            onnx = _cached_onnx(p, "detectors-ema")  # (earlier caches held a training checkpoint's raw weights)
             # settings of our checkpoints travel in a .json next to the .pth
             if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
                 onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())

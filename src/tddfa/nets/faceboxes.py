@@ -150,10 +150,13 @@ def faceboxes(num_classes: int = 2) -> FaceBoxesNet:
 
 
 def load_faceboxes(path: str | Path, strict: bool = True) -> FaceBoxesNet:
-    """A FaceBoxesNet (eval mode) from 3DDFA_V2's ``FaceBoxesProd.pth`` or one of our checkpoints."""
+    """A FaceBoxesNet (eval mode) from 3DDFA_V2's ``FaceBoxesProd.pth`` or one of our checkpoints (a training
+    ``last.pth`` gives its EMA weights, as the trainer's validation and export use)."""
     from .checkpoint import load_state_dict
 
-    sd = load_state_dict(path)
+    ck = torch.load(path, map_location="cpu", weights_only=False) if Path(path).exists() else None
+    sd = {k.removeprefix("module."): v for k, v in ck["ema"].items()} if isinstance(ck, dict) and "ema" in ck \
+        else load_state_dict(path)
     net = FaceBoxesNet()
     net.load_state_dict(sd, strict=strict)
     return net.eval()
