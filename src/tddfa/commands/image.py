@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
                         "small faces; default 1080x720 (see README, detector input size)")
     p.add_argument("--det-flip", action="store_true",
-                   help="also detect on the mirrored image and pool both (finds more faces: AFW recall 96.1 -> "
-                        "97.0 %% with box voting; twice the detector time; see README)")
+                   help="also detect on the mirrored image and pool both (finds more faces: AFW recall 96.7 -> "
+                        "97.3 %% with box voting; twice the detector time; see README)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     p.add_argument("--crops", type=int, choices=(1, 3), default=1,
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
