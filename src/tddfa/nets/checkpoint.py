@@ -8,12 +8,15 @@ import torch
 from ..errors import ModelNotAvailableError
 
 
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict of a checkpoint, with DataParallel prefixes removed."""
+def load_state_dict(path: str | Path, prefer_ema: bool = False) -> dict[str, torch.Tensor]:
+    """The state dict of a checkpoint, with DataParallel prefixes removed; ``prefer_ema``: a training checkpoint's
+    ``ema`` weights when it has them."""
     p = Path(path)
     if not p.exists():
         raise ModelNotAvailableError(f"checkpoint not found: {p}")
     ck = torch.load(p, map_location="cpu", weights_only=False)
+    if prefer_ema and isinstance(ck, dict) and "ema" in ck:
+        ck = ck["ema"]
     sd = ck.get("state_dict", ck.get("model", ck)) if isinstance(ck, dict) else ck
     return {k.removeprefix("module."): v for k, v in sd.items()}
 

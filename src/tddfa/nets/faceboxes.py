@@ -154,9 +154,7 @@ def load_faceboxes(path: str | Path, strict: bool = True) -> FaceBoxesNet:
     ``last.pth`` gives its EMA weights, as the trainer's validation and export use)."""
     from .checkpoint import load_state_dict
 
-    ck = torch.load(path, map_location="cpu", weights_only=False) if Path(path).exists() else None
-    sd = {k.removeprefix("module."): v for k, v in ck["ema"].items()} if isinstance(ck, dict) and "ema" in ck \
-        else load_state_dict(path)
+    sd = load_state_dict(path, prefer_ema=True)
     net = FaceBoxesNet()
     net.load_state_dict(sd, strict=strict)
     return net.eval()
