@@ -100,15 +100,20 @@ class MosaicGenerator:
 
     def __init__(self, pool: FacePool, size: int = 512, seed: int = 0, p_single: float = 0.3,
                  max_faces: int = 12, min_face: float = 12.0, min_visible: float = 0.6,
-                 face_p: np.ndarray | None = None, n_background: int | None = None, p_group: float = 0.0):
+                 face_p: np.ndarray | None = None, n_background: int | None = None, p_group: float = 0.0,
+                 p_context: float = 0.0, p_occlude: float = 0.0):
         """``face_p (N,)``: probability of drawing each face (default uniform); ``n_background``: only the first
         that many crops give background pieces (the real photos, not crops whose borders were replicated);
-        ``p_group``: share of samples that are group photos (``_group``; 0 keeps the older configs' images)."""
+        ``p_group``: share of samples that are group photos (``_group``; 0 keeps the older configs' images);
+        ``p_context``: share of pasted faces cut to a random window around the face (``_context_window``);
+        ``p_occlude``: share of faces given a face-free patch over the top of the head (``_occlude``). Both 0
+        (every older config) draw the same images as before."""
         self.pool, self.size, self.seed = pool, size, seed
         self.face_p = None if face_p is None else np.asarray(face_p, np.float64) / np.sum(face_p)
         self.n_background = len(pool) if n_background is None else int(n_background)
         self.p_single, self.max_faces, self.min_face, self.min_visible = p_single, max_faces, min_face, min_visible
         self.p_group = float(p_group)
+        self.p_context, self.p_occlude = float(p_context), float(p_occlude)
         self.crop = pool.images.shape[1]
         self.mask = _feather_mask(self.crop)
         self.boxes = face_box_from_landmarks(pool.pts)  # (N, 4) in crop pixels
@@ -178,6 +183,8 @@ class MosaicGenerator:
                 else mask
         else:
             mask = cv2.resize(self.mask, img.shape[1::-1]) if feather else np.ones(img.shape[:2], np.float32)
+        if self.p_context and rng.random() < self.p_context:
+            mask = mask * self._context_window(rng, idx, flip, img.shape[0] / self.crop, feather)
         h, w = img.shape[:2]
         corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ M.T
         x0, y0 = np.floor(corners.min(0)).astype(int)
@@ -192,6 +199,50 @@ class MosaicGenerator:
         roi = canvas[y0:y1, x0:x1].astype(np.float32)
         canvas[y0:y1, x0:x1] = (roi * (1 - a) + warped.astype(np.float32) * a).astype(np.uint8)
         return (x0, y0, x1, y1), a[..., 0]
+
+    def _context_window(self, rng, idx: int, flip: bool, scale: float, feather: bool) -> np.ndarray:
+        """Mask ``(h, w)`` float32 of crop ``idx`` (resized by ``scale``) keeping a random window around its face.
+
+        Every 300W crop is 2x its landmark box around the face's centre, so a whole pasted crop has its edge at
+        one fixed distance from the face box: a detector can learn box size from the paste's edge instead of
+        the face, and then, on real photos, from the head's outline (boxes grown over hats and hair). Each side
+        of the window keeps a random 10-100 % of the margin the crop has there; the edge is hard or feathered.
+        """
+        b = self.boxes[idx].astype(np.float64)
+        C = self.crop
+        if flip:
+            b = np.array([C - 1 - b[2], b[1], C - 1 - b[0], b[3]])
+        lo = np.clip(b[:2], 0, C)
+        hi = np.clip(b[2:], 0, C)
+        f = rng.uniform(0.1, 1.0, 4)
+        x0, y0 = lo * (1 - f[:2])
+        x1, y1 = hi + (C - hi) * f[2:]
+        n = int(round(C * scale))
+        x0, y0, x1, y1 = (np.array([x0, y0, x1, y1]) * scale).round().astype(int)
+        m = np.zeros((n, n), np.float32)
+        m[max(y0, 0):y1, max(x0, 0):x1] = 1
+        if feather and rng.random() < 0.5:
+            sig = max(0.5, rng.uniform(0.02, 0.1) * (x1 - x0))
+            m = cv2.GaussianBlur(m, (0, 0), sig) * m  # fades inside the window, stays 0 outside
+        return m
+
+    def _occlude(self, canvas: np.ndarray, rng, box: np.ndarray) -> None:
+        """A face-free patch over the top of the head (a hat, a cap, a book, a hand): it may cover up to 15 %
+        of the face box's height, so the box must come from the face below it, not the head's outline."""
+        S = self.size
+        w, h = box[2] - box[0], box[3] - box[1]
+        pw = int(w * rng.uniform(0.8, 1.8))
+        ph = int(h * rng.uniform(0.25, 0.8))
+        if pw < 4 or ph < 4:
+            return
+        cx = (box[0] + box[2]) / 2 + rng.uniform(-0.2, 0.2) * w
+        bottom = box[1] + rng.uniform(-0.1, 0.15) * h
+        x0, y0 = int(round(cx - pw / 2)), int(round(bottom - ph))
+        patch = self._colour(rng, cv2.resize(self._negative_patch(rng), (pw, ph), interpolation=cv2.INTER_LINEAR))
+        xs, ys = max(x0, 0), max(y0, 0)
+        xe, ye = min(x0 + pw, S), min(y0 + ph, S)
+        if xe > xs and ye > ys:
+            canvas[ys:ye, xs:xe] = patch[ys - y0:ye - y0, xs - x0:xe - x0]
 
     def _others_in(self, idx: int) -> np.ndarray:
         others = self.pool.others
@@ -257,7 +308,10 @@ class MosaicGenerator:
         M = self._face_transform(rng, idx, face_w, cx, cy, rng.normal(0, 10), flip)
         canvas = self._background(rng)
         self._paste(canvas, rng, idx, M, flip, feather=bool(rng.random() < 0.3))
-        return canvas, [self._landmark_box(idx, M, flip)], [self._other_boxes(idx, M, flip)]
+        box = self._landmark_box(idx, M, flip)
+        if self.p_occlude and rng.random() < self.p_occlude:
+            self._occlude(canvas, rng, box)
+        return canvas, [box], [self._other_boxes(idx, M, flip)]
 
     def _mosaic(self, rng):
         S = self.size
@@ -282,6 +336,8 @@ class MosaicGenerator:
             else:
                 continue
             self._paste(canvas, rng, idx, M, flip, feather=bool(rng.random() < 0.5))
+            if self.p_occlude and rng.random() < self.p_occlude:
+                self._occlude(canvas, rng, box)
             boxes.append(box)
             patches.append(patch)
             others.append(self._other_boxes(idx, M, flip))

@@ -185,7 +185,8 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     pool, face_p, n_300w = train_pool(cfg)
     val_pool = load_300w(cfg["data_300w"], splits=tuple(cfg["val_splits"]), others=teacher_boxes(cfg))
     gens = {s: MosaicGenerator(pool, s, seed=cfg["seed"], face_p=face_p, n_background=n_300w,
-                               p_group=float(cfg.get("p_group", 0.0)))
+                               p_group=float(cfg.get("p_group", 0.0)), p_context=float(cfg.get("p_context", 0.0)),
+                               p_occlude=float(cfg.get("p_occlude", 0.0)))
             for s in sorted(set(cfg["sizes"]))}
     vgen = MosaicGenerator(val_pool, cfg["val_size"], seed=cfg["seed"] + 1000)
     val = [vgen(i) for i in range(cfg["val_images"])]
