@@ -96,3 +96,41 @@ def test_group_share_zero_keeps_the_older_images(rng):
     for i in range(5):
         for x, y in zip(a(i), b(i)):
             np.testing.assert_array_equal(x, y)
+
+
+def test_context_and_occluder_shares_zero_keep_the_older_images():
+    a = MosaicGenerator(_pool(np.random.default_rng(1)), size=96, seed=5, p_group=0.3)
+    b = MosaicGenerator(_pool(np.random.default_rng(1)), size=96, seed=5, p_group=0.3, p_context=0.0, p_occlude=0.0)
+    for i in range(5):
+        for x, y in zip(a(i), b(i)):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_context_window_keeps_the_face_and_cuts_the_crop_edge_at_random(rng):
+    pool = _pool(rng)
+    gen = MosaicGenerator(pool, size=128, seed=0, p_context=1.0)
+    widths = []
+    for i in range(40):
+        r = np.random.default_rng(i)
+        m = gen._context_window(r, i % len(pool), bool(i % 2), 1.0, feather=False)
+        b = gen.boxes[i % len(pool)].copy()
+        if i % 2:
+            b[[0, 2]] = 128 - 1 - b[[2, 0]]
+        x0, y0, x1, y1 = np.clip(np.round(b).astype(int), 0, 128)
+        assert m.shape == (128, 128) and set(np.unique(m)) <= {0.0, 1.0}
+        assert m[y0 + 1:y1 - 1, x0 + 1:x1 - 1].min() == 1  # the face box is always pasted
+        cols = np.flatnonzero(m.max(0))
+        widths.append(cols[-1] - cols[0] + 1)
+    assert np.std(widths) > 5 and min(widths) < 120  # the paste's edge is no longer at one distance from the face
+
+
+def test_occluder_stays_above_most_of_the_face(rng):
+    pool = _pool(rng)
+    gen = MosaicGenerator(pool, size=160, seed=0, p_occlude=1.0)
+    box = np.array([50.0, 60.0, 110.0, 130.0])
+    for i in range(20):
+        canvas = np.zeros((160, 160, 3), np.uint8)
+        gen._occlude(canvas, np.random.default_rng(i), box)
+        rows = np.flatnonzero(canvas.max((1, 2)) > 0)
+        if len(rows):  # a patch can be all black; what is drawn ends at most 15 % into the box
+            assert rows.max() <= 60 + 0.15 * 70 + 1
