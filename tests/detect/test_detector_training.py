@@ -134,3 +134,33 @@ def test_occluder_stays_above_most_of_the_face(rng):
         rows = np.flatnonzero(canvas.max((1, 2)) > 0)
         if len(rows):  # a patch can be all black; what is drawn ends at most 15 % into the box
             assert rows.max() <= 60 + 0.15 * 70 + 1
+
+
+def test_lite_stem_starts_from_a_trained_network_and_learns_only_its_stem_first(torch_mod, shared_data, tmp_path):
+    torch = torch_mod
+    from tddfa.nets.faceboxes import FaceBoxesNet
+    from tddfa.train.detector.trainer import init_model, load_config, stem_error, train
+
+    t = torch.zeros(2, 128, 3, 3).uniform_()
+    assert float(stem_error(t, t)) == 0 and abs(float(stem_error(torch.zeros_like(t), t)) - 1) < 1e-6
+    teacher = FaceBoxesNet().init_weights()
+    torch.save(teacher.state_dict(), tmp_path / "teacher.pth")
+    cfg = load_config(None)
+    cfg.update(data_300w=str(shared_data / "300w"), out=str(tmp_path / "run"), stem="lite", threads=1,
+               init_from=str(tmp_path / "teacher.pth"), distill_from=str(tmp_path / "teacher.pth"),
+               distill_stem_steps=2, total_steps=3, sizes=[96], batch_size=2, val_images=2, val_size=96,
+               val_every=100, log_every=1, lr=1e-3, warmup_steps=1)
+    torch.manual_seed(cfg["seed"])  # as train() does before building the network: the same fresh stem
+    start = init_model(cfg)
+    assert start.stem == "lite" and torch.equal(start.inception1.branch1x1.conv.weight,
+                                                teacher.inception1.branch1x1.conv.weight)
+    train(cfg, max_steps=2)  # the stem-only phase
+    sd = torch.load(tmp_path / "run" / "last.pth", weights_only=False)["model"]
+    assert torch.equal(sd["inception1.branch1x1.conv.weight"], teacher.inception1.branch1x1.conv.weight)
+    assert torch.equal(sd["conf.0.weight"], teacher.conf[0].weight)
+    assert not torch.equal(sd["conv1.conv.weight"], start.conv1.conv.weight)  # the stem has learned
+    train(cfg, resume=True)  # then the whole network
+    sd = torch.load(tmp_path / "run" / "last.pth", weights_only=False)["model"]
+    assert not torch.equal(sd["conf.0.weight"], teacher.conf[0].weight)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "stem error" in log and "step 3/3" in log

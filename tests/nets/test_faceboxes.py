@@ -7,9 +7,10 @@ from tddfa.detect.priors import num_priors  # noqa: E402
 from tddfa.nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx, load_faceboxes  # noqa: E402
 
 
-@pytest.mark.parametrize("hw", [(64, 64), (100, 37), (129, 257)])
-def test_output_count_matches_priors(hw):
-    net = FaceBoxesNet().eval()
+@pytest.mark.parametrize("stem", ["rdcl", "lite"])
+@pytest.mark.parametrize("hw", [(64, 64), (100, 37), (129, 257), (607, 1080)])
+def test_output_count_matches_priors(hw, stem):
+    net = FaceBoxesNet(stem=stem).eval()
     with torch.no_grad():
         loc, logits = net(torch.zeros(2, 3, *hw))
     assert loc.shape == (2, num_priors(*hw), 4) and logits.shape == (2, num_priors(*hw), 2)
@@ -46,3 +47,39 @@ def test_a_training_checkpoint_loads_its_ema_weights(tmp_path):
     assert torch.equal(got[k], ema.state_dict()[k]) and not torch.equal(got[k], raw.state_dict()[k])
     torch.save(raw.state_dict(), tmp_path / "plain.pth")  # a plain state dict as it is
     assert torch.equal(load_faceboxes(tmp_path / "plain.pth").state_dict()[k], raw.state_dict()[k])
+
+
+def test_lite_stem_keeps_the_shapes_after_the_stem_and_costs_less():
+    rdcl, lite = FaceBoxesNet(), FaceBoxesNet(stem="lite")
+    x = torch.zeros(1, 3, 211, 97)
+    with torch.no_grad():
+        assert rdcl.stem_features(x).shape == lite.stem_features(x).shape == (1, 128, 7, 4)
+    a, b = rdcl.state_dict(), lite.state_dict()
+    after = [k for k in a if not k.startswith(("conv1.", "conv2."))]
+    assert after and all(a[k].shape == b[k].shape for k in after)  # a trained rdcl network seeds the rest
+
+    def stem_macs(net, hw=(608, 1080)):  # multiply-adds of the stem's convolutions at one input size
+        total, h, w = 0, *hw
+        for m in (net.conv1, net.conv2):
+            for c in [mod for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)]:
+                h, w = -(-h // c.stride[0]), -(-w // c.stride[1])
+                total += h * w * c.out_channels * c.in_channels // c.groups * c.kernel_size[0] * c.kernel_size[1]
+            h, w = -(-h // 2), -(-w // 2)  # the max pool after each stage
+        return total
+    assert stem_macs(lite) < 0.35 * stem_macs(rdcl)
+
+
+def test_lite_checkpoint_loads_exports_and_agrees_with_onnx(tmp_path):
+    from tddfa.runtime.onnx import make_session
+
+    net = FaceBoxesNet(stem="lite").init_weights().eval()
+    torch.save(net.state_dict(), tmp_path / "lite.pth")
+    back = load_faceboxes(tmp_path / "lite.pth")
+    assert back.stem == "lite"
+    sess = make_session(export_faceboxes_onnx(back, tmp_path / "lite.onnx"), 1)
+    x = np.random.default_rng(0).uniform(-120, 130, (1, 3, 131, 202)).astype(np.float32)
+    with torch.no_grad():
+        loc, logits = back(torch.from_numpy(x))
+    o_loc, o_score = sess.run(None, {"input": x})
+    np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
+    np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)

@@ -27,18 +27,19 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> 
     """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``."""
     import torch
 
-    from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx
+    from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx, stem_of
     from ..train.detector.trainer import weights_of
 
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     sd = weights_of(ck)
-    net = FaceBoxesNet()
+    stem = stem_of(sd)
+    net = FaceBoxesNet(stem=stem)
     net.load_state_dict(sd, strict=True)
     net.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
     export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
-    meta = {"name": f"tddfa-{name}", "arch": "faceboxes", "score_threshold": 0.5, "nms_threshold": 0.3,
+    meta = {"name": f"tddfa-{name}", "arch": "faceboxes" if stem == "rdcl" else "faceboxes_lite", "score_threshold": 0.5, "nms_threshold": 0.3,
             "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
             "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
             "source_checkpoint": str(ck_path)}

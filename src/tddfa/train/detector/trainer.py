@@ -5,6 +5,11 @@ State lives in ``cfg["out"]`` (default ``runs/detector``): ``last.pth`` (model, 
 stream is a pure function of (seed, sample index), so a resumed run sees exactly the data it would have.
 Validation uses mosaics of held-out 300W *test* faces (never AFW / AFLW2000), so picking the best
 checkpoint does not look at the benchmark.
+
+``"stem": "lite"`` trains the cheaper stem (``FaceBoxesNet(stem="lite")``) from a trained ``rdcl`` network
+(``init_from``: everything after the stem) and distils it from ``distill_from`` (one of our own detectors): for the
+first ``distill_stem_steps`` steps only the stem learns, to reproduce the teacher's stem output (relative squared
+error); then the whole network trains on the detection loss plus ``distill_weight`` times that error.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import torch
 from ...detect.boxes import decode, nms
 from ...detect.faceboxes import BGR_MEAN
 from ...detect.priors import prior_boxes
-from ...nets.faceboxes import FaceBoxesNet
+from ...nets.faceboxes import FaceBoxesNet, stem_of
 from .data import FacePool, MosaicGenerator, load_300w
 from .pools import load_pool
 from .loss import MultiBoxLoss
@@ -57,6 +62,10 @@ DEFAULTS = {
     "init_from": None,  # weights to start from (a state dict or checkpoint) when not resuming
     # other people's faces in the 300W crops (``teacher.py``, --make-teacher-boxes): never background, never targets
     "teacher_boxes": None,
+    "stem": "rdcl",  # "lite": the cheaper stem, see the module docstring
+    "distill_from": None,  # our own detector whose stem output the lite stem learns to reproduce
+    "distill_stem_steps": 0,
+    "distill_weight": 1.0,
 }
 
 
@@ -103,6 +112,37 @@ def teacher_boxes(cfg: dict) -> dict[str, np.ndarray] | None:
     from .teacher import load_other_faces
 
     return load_other_faces(path)
+
+
+def stem_error(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Relative squared error of stem features ``(N, 128, h, w)``: 0 when equal, 1 for a student of zeros."""
+    return ((student - teacher) ** 2).mean() / (teacher ** 2).mean().clamp_min(1e-8)
+
+
+def init_model(cfg: dict, log: logging.Logger | None = None) -> FaceBoxesNet:
+    """A fresh network of ``cfg["stem"]``, with ``cfg["init_from"]``'s weights where the layers match (all of
+    them for the same stem; everything after the stem for a lite stem started from an ``rdcl`` network)."""
+    model = FaceBoxesNet(stem=cfg.get("stem", "rdcl")).init_weights()
+    if cfg.get("init_from"):
+        sd = load_weights(cfg["init_from"])
+        if stem_of(sd) == model.stem:
+            model.load_state_dict(sd)
+        else:
+            sd = {k: v for k, v in sd.items() if not k.startswith(("conv1.", "conv2."))}
+            missing, unexpected = model.load_state_dict(sd, strict=False)
+            assert not unexpected and all(k.startswith(("conv1.", "conv2.")) for k in missing), missing
+        if log:
+            log.info(f"initialised from {cfg['init_from']}" + ("" if stem_of(sd) == model.stem else " (after the stem)"))
+    return model
+
+
+def load_teacher(path: str | Path) -> FaceBoxesNet:
+    sd = load_weights(path)
+    net = FaceBoxesNet(stem=stem_of(sd))
+    net.load_state_dict(sd)
+    for q in net.parameters():
+        q.requires_grad_(False)
+    return net.eval()
 
 
 def drop_ignored(dets: np.ndarray, ignore: np.ndarray, iou: float = 0.4) -> np.ndarray:
@@ -193,13 +233,15 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     log.info(f"data: {len(pool)} train faces ({n_300w} 300W), {len(val_pool)} val faces, {len(val)} val images "
              f"({time.time() - t0:.1f}s)")
 
-    model = FaceBoxesNet().init_weights()
+    last = out / "last.pth"
+    resuming = resume and last.exists()
+    model = init_model({**cfg, "init_from": None} if resuming else cfg, log)
+    teacher = load_teacher(cfg["distill_from"]) if cfg.get("distill_from") else None
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     crit = MultiBoxLoss(cfg["match_threshold"], cfg["neg_pos_ratio"])
     step, best = 0, -1.0
-    last = out / "last.pth"
-    if resume and last.exists():
+    if resuming:
         ck = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
         ema.load_state_dict(ck["ema"])
@@ -211,11 +253,6 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     else:
         if resume:
             log.info(f"--resume: no {last}, starting fresh")
-        if cfg.get("init_from"):
-            sd = load_weights(cfg["init_from"])
-            model.load_state_dict(sd)
-            ema.load_state_dict(sd)
-            log.info(f"initialised from {cfg['init_from']}")
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
 
     priors = {s: torch.from_numpy(prior_boxes(s, s).copy()) for s in gens}
@@ -231,8 +268,20 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
         ignores = [torch.from_numpy(s[2] / S) for s in samples]
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loc, logits = model(x)
-        loss, parts = crit(loc, logits, targets, priors[S], ignores)
+        if teacher is not None:
+            with torch.no_grad():
+                t_stem = teacher.stem_features(x)
+            f = model.stem_features(x)
+            distill = stem_error(f, t_stem)
+        if teacher is not None and step < cfg["distill_stem_steps"]:  # the stem alone learns the teacher's
+            loss, parts = distill, {"loc": 0.0, "conf": 0.0, "pos": 0.0}
+        else:
+            loc, logits = model.heads(model.trunk(f)) if teacher is not None else model(x)
+            loss, parts = crit(loc, logits, targets, priors[S], ignores)
+            if teacher is not None:
+                loss = loss + cfg["distill_weight"] * distill
+        if teacher is not None:
+            parts["distill"] = float(distill.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
@@ -240,12 +289,13 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
         ema_update(ema, model, min(cfg["ema_decay"], (1 + step) / (10 + step)))
         step += 1
         n_img += B
-        meter.append([float(loss.detach()), parts["loc"], parts["conf"], parts["pos"]])
+        meter.append([float(loss.detach()), parts["loc"], parts["conf"], parts["pos"], parts.get("distill", 0.0)])
         if step % cfg["log_every"] == 0:
             m = np.mean(meter, 0)
             dt = time.time() - tick
             log.info(f"step {step}/{cfg['total_steps']} loss {m[0]:.3f} loc {m[1]:.3f} conf {m[2]:.3f} "
-                     f"pos/img {m[3]:.1f} lr {lr_at(step, cfg):.2e} {n_img / dt:.1f} img/s")
+                     f"pos/img {m[3]:.1f}" + (f" stem error {m[4]:.4f}" if teacher is not None else "")
+                     + f" lr {lr_at(step, cfg):.2e} {n_img / dt:.1f} img/s")
             meter, tick, n_img = [], time.time(), 0
         if step % cfg["val_every"] == 0 or step == end:
             dets = []
