@@ -85,8 +85,14 @@ def test_empty_array_is_input_error(detector):
 def test_unknown_spec_is_clear_error(tmp_path):
     with pytest.raises(ModelNotAvailableError):
         load_detector(str(tmp_path / "nope.onnx"))
-    with pytest.raises(ModelNotAvailableError):
+    with pytest.raises(ModelNotAvailableError, match="shipped detector"):
         load_detector("something-else")
+
+
+def test_a_shipped_detector_resolves_by_name():
+    if not DEFAULT_ONNX.exists():
+        pytest.skip("no detector ships")
+    assert load_detector(DEFAULT_ONNX.stem).onnx_path == DEFAULT_ONNX
 
 
 def test_default_missing_message():

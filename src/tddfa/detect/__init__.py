@@ -3,6 +3,7 @@
 ``load_detector(spec)`` resolves:
 
 * ``"default"``: our trained weights shipped as ``tddfa/models/faceboxes.onnx`` (+ ``faceboxes.json``);
+* a shipped model's name, e.g. ``"faceboxes_lite"`` (``tddfa/models/NAME.onnx``);
 * ``"reference:DIR"`` or a directory: 3DDFA_V2's ``FaceBoxesProd.pth`` in DIR, exported once to ONNX in
   ``cache_dir()/reference/`` (needs torch the first time);
 * a path to a ``.onnx`` (optional sibling ``.json`` with thresholds) or to one of our ``.pth`` checkpoints.
@@ -75,6 +76,8 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
                 "no trained face detector ships with this version yet: use the 3DDFA_V2 one with "
                 "detector='reference:DIR' (CLI: --reference DIR; needs torch once) or a .onnx/.pth file")
         onnx, name = DEFAULT_ONNX, "tddfa-faceboxes"
+    elif (MODELS_DIR / f"{s}.onnx").exists() and s.replace("_", "").isalnum():
+        onnx, name = MODELS_DIR / f"{s}.onnx", f"tddfa-{s}"
     elif s.startswith("reference:") or Path(s).is_dir():
         ref = Path(s.split(":", 1)[1] if s.startswith("reference:") else s)
         onnx, name = _cached_onnx(ref / REFERENCE_PTH, "reference"), "reference-faceboxes"
@@ -90,8 +93,9 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
             if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
                 onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())
         else:
-            raise ModelNotAvailableError(
-                f"unknown detector {s!r}: use 'default', 'reference:DIR', a directory, or a .onnx/.pth file")
+            shipped = ", ".join(sorted(q.stem for q in MODELS_DIR.glob("faceboxes*.onnx")))
+            raise ModelNotAvailableError(f"unknown detector {s!r}: use 'default', a shipped detector ({shipped}), "
+                                         "'reference:DIR', a directory, or a .onnx/.pth file")
         name = p.stem
     kw = {**_settings(onnx), **overrides}
     if "score_threshold" in overrides and "verified_threshold" not in overrides:
