@@ -217,7 +217,7 @@ class MosaicGenerator:
         f = rng.uniform(0.1, 1.0, 4)
         x0, y0 = lo * (1 - f[:2])
         x1, y1 = hi + (C - hi) * f[2:]
-        n = int(round(C * scale))
+        n = round(C * scale)
         x0, y0, x1, y1 = (np.array([x0, y0, x1, y1]) * scale).round().astype(int)
         m = np.zeros((n, n), np.float32)
         m[max(y0, 0):y1, max(x0, 0):x1] = 1
@@ -237,7 +237,7 @@ class MosaicGenerator:
             return
         cx = (box[0] + box[2]) / 2 + rng.uniform(-0.2, 0.2) * w
         bottom = box[1] + rng.uniform(-0.1, 0.15) * h
-        x0, y0 = int(round(cx - pw / 2)), int(round(bottom - ph))
+        x0, y0 = round(cx - pw / 2), round(bottom - ph)
         patch = self._colour(rng, cv2.resize(self._negative_patch(rng), (pw, ph), interpolation=cv2.INTER_LINEAR))
         xs, ys = max(x0, 0), max(y0, 0)
         xe, ye = min(x0 + pw, S), min(y0 + ph, S)
