@@ -83,3 +83,16 @@ def test_lite_checkpoint_loads_exports_and_agrees_with_onnx(tmp_path):
     o_loc, o_score = sess.run(None, {"input": x})
     np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
     np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)
+
+
+def test_detector_export_names_the_file_by_architecture(tmp_path):
+    from tddfa.commands.train_detector import export_checkpoint
+    from tddfa.detect import load_detector
+
+    for stem, want in [("rdcl", "faceboxes"), ("lite", "faceboxes_lite")]:
+        net = FaceBoxesNet(stem=stem).init_weights()
+        torch.save({"model": net.state_dict(), "ema": net.state_dict(), "step": 7}, tmp_path / f"{stem}.pth")
+        meta = export_checkpoint(tmp_path / f"{stem}.pth", tmp_path / stem)
+        assert meta["file"] == want and meta["arch"] == want and meta["trained_steps"] == 7
+        det = load_detector(tmp_path / stem / f"{want}.onnx")
+        assert det(np.zeros((90, 160, 3), np.uint8)).shape[1] == 5  # runs; random weights, any number of boxes

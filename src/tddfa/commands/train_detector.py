@@ -23,8 +23,10 @@ def _torch():
         raise ModelNotAvailableError("training needs PyTorch: pip install 'tddfa[train]'") from None
 
 
-def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> dict:
-    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``."""
+def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:
+    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
+    ``name`` defaults to the architecture's (``faceboxes`` or ``faceboxes_lite``), so a lite network never
+    replaces the default detector by accident."""
     import torch
 
     from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx, stem_of
@@ -33,18 +35,20 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str = "faceboxes") -> 
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     sd = weights_of(ck)
     stem = stem_of(sd)
+    arch = "faceboxes" if stem == "rdcl" else "faceboxes_lite"
+    name = name or arch
     net = FaceBoxesNet(stem=stem)
     net.load_state_dict(sd, strict=True)
     net.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
     export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
-    meta = {"name": f"tddfa-{name}", "arch": "faceboxes" if stem == "rdcl" else "faceboxes_lite", "score_threshold": 0.5, "nms_threshold": 0.3,
+    meta = {"name": f"tddfa-{name}", "arch": arch, "score_threshold": 0.5, "nms_threshold": 0.3,
             "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
             "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
             "source_checkpoint": str(ck_path)}
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return meta
+    return {**meta, "file": name}
 
 
 def make_pools(cfg: dict) -> None:
@@ -112,8 +116,8 @@ def _run(args: argparse.Namespace) -> int:
             args.checkpoint, Path(args.checkpoint))
         if not ck.exists():
             raise ModelNotAvailableError(f"checkpoint not found: {ck}")
-        meta = export_checkpoint(ck, Path(args.out))
-        print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/faceboxes.{{pth,onnx,json}}")
+        meta = export_checkpoint(ck, Path(args.out), args.name)
+        print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/{meta['file']}.{{pth,onnx,json}}")
         return 0
     if not Path(cfg["data_300w"]).is_dir():
         raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
@@ -140,4 +144,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "tddfa.train.detector.teacher), then stop")
     p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file (with --export)")
     p.add_argument("--out", default=str(MODELS_DIR), help="export folder (default: the package's models/)")
+    p.add_argument("--name", default=None,
+                   help="exported file name (default: the architecture's, faceboxes or faceboxes_lite)")
     p.set_defaults(func=_run)
