@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from tddfa.eval.detection import detection_metrics
-from tddfa.nets.faceboxes import FaceBoxesNet
+from tddfa.nets.faceboxes import FaceBoxesNet, stem_of
 from tddfa.train.detector.data import FacePool, MosaicGenerator, load_300w
 from tddfa.train.detector.pools import profile_pool
 from tddfa.train.detector.teacher import load_other_faces
@@ -41,8 +41,9 @@ def val_sets(data_300w: str, profiles: str, n: int = 120, size: int = 512, other
 
 
 def score(weights: str, sets: dict[str, list]) -> dict[str, dict]:
-    net = FaceBoxesNet()
-    net.load_state_dict(load_weights(weights))
+    sd = load_weights(weights)
+    net = FaceBoxesNet(stem=stem_of(sd))  # either stem (``faceboxes`` or ``faceboxes_lite``)
+    net.load_state_dict(sd)
     net.eval()
     out = {}
     for name, val in sets.items():
