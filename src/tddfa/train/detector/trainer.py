@@ -130,7 +130,9 @@ def init_model(cfg: dict, log: logging.Logger | None = None) -> FaceBoxesNet:
         else:
             sd = {k: v for k, v in sd.items() if not k.startswith(("conv1.", "conv2."))}
             missing, unexpected = model.load_state_dict(sd, strict=False)
-            assert not unexpected and all(k.startswith(("conv1.", "conv2.")) for k in missing), missing
+            if unexpected or not all(k.startswith(("conv1.", "conv2.")) for k in missing):
+                raise ValueError(f"{cfg['init_from']} is not a FaceBoxes network: missing {missing}, "
+                                 f"unexpected {unexpected}")
         if log:
             log.info(f"initialised from {cfg['init_from']}" + ("" if stem_of(sd) == model.stem else " (after the stem)"))
     return model
