@@ -22,20 +22,24 @@ def test_reference_weights_load_strictly(reference_dir):
     assert n == 1010317  # every tensor of FaceBoxesProd.pth, nothing more
 
 
-def test_torch_and_onnx_agree(reference_dir, tmp_path):
+def _assert_onnx_export_agrees(net, path, sizes):
+    """Export ``net`` to ``path`` and compare ONNX Runtime with torch on random inputs of each ``(h, w)``."""
     from tddfa.runtime.onnx import make_session
 
-    net = load_faceboxes(reference_dir / "FaceBoxesProd.pth")
-    path = export_faceboxes_onnx(net, tmp_path / "fb.onnx")
-    sess = make_session(path, 1)
+    sess = make_session(export_faceboxes_onnx(net, path), 1)
     rng = np.random.default_rng(0)
-    for hw in [(96, 160), (211, 97)]:  # dynamic height / width
+    for hw in sizes:
         x = rng.uniform(-120, 130, (1, 3, *hw)).astype(np.float32)
         with torch.no_grad():
             loc, logits = net(torch.from_numpy(x))
         o_loc, o_score = sess.run(None, {"input": x})
         np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
         np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)
+
+
+def test_torch_and_onnx_agree(reference_dir, tmp_path):
+    net = load_faceboxes(reference_dir / "FaceBoxesProd.pth")
+    _assert_onnx_export_agrees(net, tmp_path / "fb.onnx", [(96, 160), (211, 97)])  # dynamic height / width
 
 
 def test_a_training_checkpoint_loads_its_ema_weights(tmp_path):
@@ -70,19 +74,11 @@ def test_lite_stem_keeps_the_shapes_after_the_stem_and_costs_less():
 
 
 def test_lite_checkpoint_loads_exports_and_agrees_with_onnx(tmp_path):
-    from tddfa.runtime.onnx import make_session
-
     net = FaceBoxesNet(stem="lite").init_weights().eval()
     torch.save(net.state_dict(), tmp_path / "lite.pth")
     back = load_faceboxes(tmp_path / "lite.pth")
     assert back.stem == "lite"
-    sess = make_session(export_faceboxes_onnx(back, tmp_path / "lite.onnx"), 1)
-    x = np.random.default_rng(0).uniform(-120, 130, (1, 3, 131, 202)).astype(np.float32)
-    with torch.no_grad():
-        loc, logits = back(torch.from_numpy(x))
-    o_loc, o_score = sess.run(None, {"input": x})
-    np.testing.assert_allclose(o_loc, loc.numpy(), atol=1e-4)
-    np.testing.assert_allclose(o_score, torch.softmax(logits, -1)[..., 1].numpy(), atol=1e-5)
+    _assert_onnx_export_agrees(back, tmp_path / "lite.onnx", [(131, 202)])  # sizes that need the padding
 
 
 def test_detector_export_names_the_file_by_architecture(tmp_path):
