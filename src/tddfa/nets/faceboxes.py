@@ -94,8 +94,8 @@ class FaceBoxesNet(nn.Module):
 
     ``stem="rdcl"`` is FaceBoxes' own trunk (7x7/4 and 5x5/2 CReLU convolutions: 58 % of the network's
     multiply-adds at 1080x607). ``stem="lite"`` replaces them by a 4x4/4 convolution to 48 channels and a
-    depthwise-separable 5x5/2 stage to 128 channels (the same shapes at stride 8 and 32, about a fifth of the
-    cost), so everything after the stem can start from a trained ``rdcl`` network (``tddfa.train.detector``
+    depthwise-separable 5x5/2 stage to 128 channels (the same shapes at stride 8 and 32, a third of the
+    stem's multiply-adds), so everything after the stem can start from a trained ``rdcl`` network (``tddfa.train.detector``
     distils the stem's output first).
     """
 
