@@ -1,6 +1,6 @@
-"""Element-wise mean of detector or regressor state dicts (a "weight soup" of runs on one trajectory).
+"""Element-wise mean of detector state dicts (a "weight soup" of runs on one trajectory).
 
-Usage: ``python scripts/average_weights.py A.pth B.pth [...] -o OUT.pth`` (checkpoints or plain state dicts; integer
+Usage: ``python scripts/average_weights.py A.pth B.pth [...] -o OUT.pth`` (detector checkpoints, whose EMA weights are used, or plain state dicts; integer
 buffers such as BatchNorm's batch counter are taken from the first file). Export ``OUT.pth`` as any checkpoint, e.g.
 ``tddfa train-detector --config C --export --checkpoint OUT.pth --out DIR``.
 """
