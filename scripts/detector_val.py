@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from tddfa.eval.detection import detection_metrics
-from tddfa.nets.faceboxes import FaceBoxesNet, stem_of
+from tddfa.nets.faceboxes import faceboxes_for
 from tddfa.train.detector.data import FacePool, MosaicGenerator, load_300w
 from tddfa.train.detector.pools import profile_pool
 from tddfa.train.detector.teacher import load_other_faces
@@ -42,7 +42,7 @@ def val_sets(data_300w: str, profiles: str, n: int = 120, size: int = 512, other
 
 def score(weights: str, sets: dict[str, list]) -> dict[str, dict]:
     sd = load_weights(weights)
-    net = FaceBoxesNet(stem=stem_of(sd))  # either stem (``faceboxes`` or ``faceboxes_lite``)
+    net = faceboxes_for(sd)  # any of our FaceBoxes architectures
     net.load_state_dict(sd)
     net.eval()
     out = {}

@@ -164,3 +164,34 @@ def test_lite_stem_starts_from_a_trained_network_and_learns_only_its_stem_first(
     assert not torch.equal(sd["conf.0.weight"], teacher.conf[0].weight)
     log = (tmp_path / "run" / "train.log").read_text()
     assert "stem error" in log and "step 3/3" in log
+
+
+def test_small_faces_get_positives_only_from_the_stride_16_source(torch_mod):
+    torch = torch_mod
+    from tddfa.detect.priors import num_priors, prior_boxes
+    from tddfa.train.detector.loss import match
+
+    n = num_priors(128, 128)
+    fine = torch.from_numpy(prior_boxes(128, 128, fine=True).copy())
+    truth = torch.tensor([[51.0, 50.0, 61.0, 62.0]]) / 128  # a 10 x 12 px face: under the 32 px anchors' reach
+    labels = match(truth, fine)[1]
+    assert labels[:n].sum() == 0 and labels[n:].sum() >= 1
+    assert match(truth, fine[:n])[1].sum() == 0  # the plain layout leaves it without a positive
+
+
+def test_fine_network_starts_from_a_plain_one_with_its_new_layers_fresh(torch_mod, tmp_path):
+    torch = torch_mod
+    from tddfa.nets.faceboxes import FaceBoxesNet
+    from tddfa.train.detector.trainer import init_model, load_config
+
+    plain = FaceBoxesNet().init_weights()
+    torch.save(plain.state_dict(), tmp_path / "plain.pth")
+    cfg = load_config(None)
+    cfg.update(fine=True, init_from=str(tmp_path / "plain.pth"))
+    net = init_model(cfg)
+    assert net.fine and torch.equal(net.conf[0].weight, plain.conf[0].weight)
+    assert torch.allclose(net.fine_conf.bias.view(-1, 2)[:, 1], torch.tensor(-4.6))  # background prior
+    cfg.update(init_from=None, distill_from=str(tmp_path / "plain.pth"))
+    with pytest.raises(ValueError, match="fine"):
+        from tddfa.train.detector.trainer import train
+        train({**cfg, "out": str(tmp_path / "run"), "data_300w": "/nonexistent"}, max_steps=1)

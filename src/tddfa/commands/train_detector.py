@@ -29,15 +29,14 @@ def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> 
     replaces the default detector by accident."""
     import torch
 
-    from ..nets.faceboxes import FaceBoxesNet, export_faceboxes_onnx, stem_of
+    from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
     from ..train.detector.trainer import weights_of
 
     ck = torch.load(ck_path, map_location="cpu", weights_only=False)
     sd = weights_of(ck)
-    stem = stem_of(sd)
-    arch = "faceboxes" if stem == "rdcl" else "faceboxes_lite"
+    arch = arch_of(sd)
     name = name or arch
-    net = FaceBoxesNet(stem=stem)
+    net = faceboxes_for(sd)
     net.load_state_dict(sd, strict=True)
     net.eval()
     out_dir.mkdir(parents=True, exist_ok=True)

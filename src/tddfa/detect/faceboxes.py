@@ -10,7 +10,7 @@ import numpy as np
 from ..io.images import to_bgr
 from ..runtime.onnx import make_session
 from .boxes import decode, nms, vote
-from .priors import prior_boxes
+from .priors import priors_for
 
 BGR_MEAN = (104.0, 117.0, 123.0)
 VOTE_FLOOR, VOTE_IOU = 0.05, 0.5  # box voting: candidates above this score, at this IoU with the kept box
@@ -110,7 +110,7 @@ class FaceBoxesDetector:
             idx = idx[np.argsort(-score[idx], kind="stable")[: self.pre_nms_top_k]]
         h, w = net_hw
         # decode only the candidates: priors and offsets are per-anchor, so this is exact
-        boxes = decode(loc[idx], prior_boxes(h, w)[idx]) * np.array([w, h, w, h], np.float32) / s
+        boxes = decode(loc[idx], priors_for(h, w, len(loc))[idx]) * np.array([w, h, w, h], np.float32) / s
         return boxes.astype(np.float32), score[idx].astype(np.float32)
 
     def select(self, boxes: np.ndarray, sc: np.ndarray, thr: float) -> np.ndarray:

@@ -22,6 +22,7 @@ from .registry import register_model
 
 # anchors per feature-map cell for the three detection sources (16 + 4 + 1 densified anchors)
 ANCHORS_PER_CELL = (21, 1, 1)
+FINE_ANCHORS = 5  # the stride-16 source of ``fine=True``: 2x2 anchors of 16 px + one of 32 px
 
 
 class BasicConv2d(nn.Module):
@@ -90,7 +91,8 @@ class FaceBoxesNet(nn.Module):
     """Input ``(N, 3, H, W)`` float32 BGR minus (104, 117, 123), any H, W.
 
     Output ``loc (N, P, 4)`` (SSD offsets) and ``logits (N, P, num_classes)``, with
-    ``P = 21*ceil(H/32)*ceil(W/32) + ceil(H/64)*ceil(W/64) + ceil(H/128)*ceil(W/128)``.
+    ``P = 21*ceil(H/32)*ceil(W/32) + ceil(H/64)*ceil(W/64) + ceil(H/128)*ceil(W/128)``
+    (``fine=True`` appends ``5*ceil(H/16)*ceil(W/16)``: see ``fine_source`` and ``tddfa.detect.priors``).
 
     ``stem="rdcl"`` is FaceBoxes' own trunk (7x7/4 and 5x5/2 CReLU convolutions: 58 % of the network's
     multiply-adds at 1080x607). ``stem="lite"`` replaces them by a 4x4/4 convolution to 48 channels and a
@@ -99,11 +101,11 @@ class FaceBoxesNet(nn.Module):
     distils the stem's output first).
     """
 
-    def __init__(self, num_classes: int = 2, stem: str = "rdcl"):
+    def __init__(self, num_classes: int = 2, stem: str = "rdcl", fine: bool = False):
         super().__init__()
         if stem not in STEMS:
             raise ValueError(f"stem {stem!r}: expected one of {STEMS}")
-        self.num_classes, self.stem = num_classes, stem
+        self.num_classes, self.stem, self.fine = num_classes, stem, bool(fine)
         if stem == "rdcl":
             self.conv1 = CRelu(3, 24, kernel_size=7, stride=4, padding=3)
             self.conv2 = CRelu(48, 64, kernel_size=5, stride=2, padding=2)
@@ -122,6 +124,14 @@ class FaceBoxesNet(nn.Module):
                                    for c, a in zip(chans, ANCHORS_PER_CELL)])
         self.conf = nn.Sequential(*[nn.Conv2d(c, a * num_classes, kernel_size=3, padding=1)
                                     for c, a in zip(chans, ANCHORS_PER_CELL)])
+        if self.fine:
+            # stride-16 source: the stem's stride-16 map plus the upsampled first Inception output (its context),
+            # then a depthwise 3x3 and 1x1 heads, so the extra cost stays ~2 % at 1080x607
+            self.fine_lateral = BasicConv2d(128, 128, kernel_size=1)
+            self.fine_dw = nn.Conv2d(128, 128, 3, padding=1, groups=128, bias=False)
+            self.fine_bn = nn.BatchNorm2d(128, eps=1e-5)
+            self.fine_loc = nn.Conv2d(128, FINE_ANCHORS * 4, kernel_size=1)
+            self.fine_conf = nn.Conv2d(128, FINE_ANCHORS * num_classes, kernel_size=1)
 
     def init_weights(self) -> "FaceBoxesNet":
         """Fresh initialisation for training from scratch (He init; heads start near the prior)."""
@@ -136,19 +146,22 @@ class FaceBoxesNet(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         # background prior ~0.99 so that the first steps are not dominated by easy negatives
-        for c in self.conf:
+        for c in list(self.conf) + ([self.fine_conf] if self.fine else []):
             c.bias.data.view(-1, self.num_classes)[:, 1] = -4.6
         return self
 
-    def stem_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, H, W)`` -> ``(N, 128, ceil(H/32), ceil(W/32))``: the input of the Inception blocks."""
+    def stem16(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` -> the stem's stride-16 map ``(N, 128, ceil(H/16), ceil(W/16))``."""
         if self.stem == "lite":  # 4x4/4 without padding: pad to a multiple of 4 so the grid is ceil(H/4) as in rdcl
             h, w = x.shape[-2:]
             x = F.pad(x, (0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4))
         x = self.conv1(x)
         x = F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
-        x = self.conv2(x)
-        return F.max_pool2d(x, kernel_size=3, stride=2, padding=1)
+        return self.conv2(x)
+
+    def stem_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` -> ``(N, 128, ceil(H/32), ceil(W/32))``: the input of the Inception blocks."""
+        return F.max_pool2d(self.stem16(x), kernel_size=3, stride=2, padding=1)
 
     def trunk(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Stem features -> the three detection sources (strides 32, 64, 128)."""
@@ -157,13 +170,25 @@ class FaceBoxesNet(nn.Module):
         s3 = self.conv4_2(self.conv4_1(s2))
         return [s1, s2, s3]
 
+    def fine_source(self, f16: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        """Stride-16 stem map ``(N, 128, h, w)`` + first detection source ``(N, 128, ceil(h/2), ceil(w/2))`` ->
+        the stride-16 detection source ``(N, 128, h, w)``."""
+        up = F.interpolate(self.fine_lateral(s1), scale_factor=2.0, mode="nearest")
+        x = f16 + up[..., : f16.shape[-2], : f16.shape[-1]]
+        return F.relu(self.fine_bn(self.fine_dw(x)))
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.trunk(self.stem_features(x))
+        if not self.fine:
+            return self.trunk(self.stem_features(x))
+        f16 = self.stem16(x)
+        src = self.trunk(F.max_pool2d(f16, kernel_size=3, stride=2, padding=1))
+        return src + [self.fine_source(f16, src[0])]
 
     def heads(self, sources: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         n = sources[0].shape[0]
         locs, confs = [], []
-        for src, lh, ch in zip(sources, self.loc, self.conf):
+        heads = list(zip(self.loc, self.conf)) + ([(self.fine_loc, self.fine_conf)] if self.fine else [])
+        for src, (lh, ch) in zip(sources, heads):
             # NHWC flattening: anchors of one cell are contiguous, cells in row-major order
             locs.append(lh(src).permute(0, 2, 3, 1).reshape(n, -1, 4))
             confs.append(ch(src).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes))
@@ -195,9 +220,29 @@ def faceboxes_lite(num_classes: int = 2) -> FaceBoxesNet:
     return FaceBoxesNet(num_classes, stem="lite")
 
 
+@register_model("faceboxes_s16")
+def faceboxes_s16(num_classes: int = 2) -> FaceBoxesNet:
+    return FaceBoxesNet(num_classes, fine=True)
+
+
 def stem_of(state_dict: dict) -> str:
     """Which stem a FaceBoxes state dict was trained with (``"lite"`` has a depthwise ``conv2.dw``)."""
     return "lite" if "conv2.dw.weight" in state_dict else "rdcl"
+
+
+def fine_of(state_dict: dict) -> bool:
+    """Whether a FaceBoxes state dict has the stride-16 source (``faceboxes_s16``)."""
+    return "fine_loc.weight" in state_dict
+
+
+def arch_of(state_dict: dict) -> str:
+    """The registered name of a FaceBoxes state dict's architecture."""
+    return "faceboxes_lite" if stem_of(state_dict) == "lite" else "faceboxes_s16" if fine_of(state_dict) else "faceboxes"
+
+
+def faceboxes_for(state_dict: dict) -> FaceBoxesNet:
+    """An untrained FaceBoxesNet of the architecture ``state_dict`` was saved from."""
+    return FaceBoxesNet(stem=stem_of(state_dict), fine=fine_of(state_dict))
 
 
 def load_faceboxes(path: str | Path, strict: bool = True) -> FaceBoxesNet:
@@ -206,7 +251,7 @@ def load_faceboxes(path: str | Path, strict: bool = True) -> FaceBoxesNet:
     from .checkpoint import load_state_dict
 
     sd = load_state_dict(path, prefer_ema=True)
-    net = FaceBoxesNet(stem=stem_of(sd))
+    net = faceboxes_for(sd)
     net.load_state_dict(sd, strict=strict)
     return net.eval()
 

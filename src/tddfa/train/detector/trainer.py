@@ -26,8 +26,8 @@ import torch
 
 from ...detect.boxes import decode, nms
 from ...detect.faceboxes import BGR_MEAN
-from ...detect.priors import prior_boxes
-from ...nets.faceboxes import FaceBoxesNet, stem_of
+from ...detect.priors import prior_boxes, priors_for
+from ...nets.faceboxes import FaceBoxesNet, faceboxes_for, fine_of, stem_of
 from .data import FacePool, MosaicGenerator, load_300w
 from .pools import load_pool
 from .loss import MultiBoxLoss
@@ -63,6 +63,7 @@ DEFAULTS = {
     # other people's faces in the 300W crops (``teacher.py``, --make-teacher-boxes): never background, never targets
     "teacher_boxes": None,
     "stem": "rdcl",  # "lite": the cheaper stem, see the module docstring
+    "fine": False,  # True: add the stride-16 source (faceboxes_s16); new layers start fresh from init_from
     "distill_from": None,  # our own detector whose stem output the lite stem learns to reproduce
     "distill_stem_steps": 0,
     "distill_weight": 1.0,
@@ -122,10 +123,15 @@ def stem_error(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
 def init_model(cfg: dict, log: logging.Logger | None = None) -> FaceBoxesNet:
     """A fresh network of ``cfg["stem"]``, with ``cfg["init_from"]``'s weights where the layers match (all of
     them for the same stem; everything after the stem for a lite stem started from an ``rdcl`` network)."""
-    model = FaceBoxesNet(stem=cfg.get("stem", "rdcl")).init_weights()
+    model = FaceBoxesNet(stem=cfg.get("stem", "rdcl"), fine=bool(cfg.get("fine", False))).init_weights()
     if cfg.get("init_from"):
         sd = load_weights(cfg["init_from"])
-        if stem_of(sd) == model.stem:
+        if stem_of(sd) == model.stem and model.fine and not fine_of(sd):
+            missing, unexpected = model.load_state_dict(sd, strict=False)  # the stride-16 layers start fresh
+            if unexpected or not all(k.startswith("fine_") for k in missing):
+                raise ValueError(f"{cfg['init_from']} is not a FaceBoxes network: missing {missing}, "
+                                 f"unexpected {unexpected}")
+        elif stem_of(sd) == model.stem:
             model.load_state_dict(sd)
         else:
             sd = {k: v for k, v in sd.items() if not k.startswith(("conv1.", "conv2."))}
@@ -140,7 +146,7 @@ def init_model(cfg: dict, log: logging.Logger | None = None) -> FaceBoxesNet:
 
 def load_teacher(path: str | Path) -> FaceBoxesNet:
     sd = load_weights(path)
-    net = FaceBoxesNet(stem=stem_of(sd))
+    net = faceboxes_for(sd)
     net.load_state_dict(sd)
     for q in net.parameters():
         q.requires_grad_(False)
@@ -185,7 +191,7 @@ def detect_batch(net: torch.nn.Module, imgs: list[np.ndarray], score_threshold: 
     score = torch.softmax(logits, -1)[..., 1].numpy()
     loc = loc.numpy()
     h, w = imgs[0].shape[:2]
-    pri = prior_boxes(h, w)
+    pri = priors_for(h, w, loc.shape[1])
     out = []
     for lo, sc in zip(loc, score):
         idx = np.flatnonzero(sc > score_threshold)
@@ -216,6 +222,8 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
     """Train until ``total_steps`` (or ``max_steps`` more steps); returns the output folder."""
     from ...eval.detection import detection_metrics
 
+    if cfg.get("fine") and cfg.get("distill_from"):
+        raise ValueError("stem distillation (distill_from) is not implemented for the stride-16 network (fine)")
     torch.set_num_threads(int(cfg["threads"]))
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -257,7 +265,7 @@ def train(cfg: dict, resume: bool = False, max_steps: int | None = None) -> Path
             log.info(f"--resume: no {last}, starting fresh")
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
 
-    priors = {s: torch.from_numpy(prior_boxes(s, s).copy()) for s in gens}
+    priors = {s: torch.from_numpy(prior_boxes(s, s, model.fine).copy()) for s in gens}
     B = cfg["batch_size"]
     end = cfg["total_steps"] if max_steps is None else min(cfg["total_steps"], step + max_steps)
     meter, tick, n_img = [], time.time(), 0
