@@ -89,3 +89,26 @@ def test_proposals_down_to_the_verified_threshold_only_with_the_face_check(bfm, 
     assert det.asked == [0.25, None]  # without the check the detector's own threshold applies
     # a plain callable (no thresholds) is called as it is
     assert FaceAligner(detector=lambda im: np.zeros((0, 5)))(img) == []
+
+
+def test_refine_recrops_each_face_from_its_own_landmarks(bfm, img):
+    from tddfa import FaceAligner
+    from tddfa.geometry.roi import roi_from_landmarks
+
+    box = np.array([[170.0, 50.0, 280.0, 190.0, 0.9]], np.float32)
+    plain = FaceAligner(detector=lambda im: box, refine=0, verify=None)
+    first = plain(img)[0]
+    assert FaceAligner(detector=lambda im: box).refine == 1  # images: one refinement by default
+    for n in (1, 2):
+        faces = FaceAligner(detector=lambda im: box, refine=n, verify=None)(img)
+        want = first
+        for _ in range(n):  # each pass: crop from the last pass's landmarks, keep the detector's box and score
+            want = plain.align(img, landmarks=want.landmarks_2d[None])[0]
+        assert len(faces) == 1 and np.allclose(faces[0].box, box[0, :4]) and faces[0].score == pytest.approx(0.9)
+        np.testing.assert_allclose(faces[0].roi, roi_from_landmarks(first.landmarks_2d)[0] if n == 1 else want.roi,
+                                   rtol=1e-5)
+        np.testing.assert_allclose(faces[0].landmarks_2d, want.landmarks_2d, rtol=1e-5, atol=1e-4)
+    assert FaceAligner(detector=lambda im: np.zeros((0, 5)), refine=2)(img) == []
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match="refine"):
+            FaceAligner(refine=bad)

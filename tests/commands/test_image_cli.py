@@ -131,3 +131,25 @@ def test_det_size_rejects_bad_values(capsys):
     with pytest.raises(SystemExit) as e:
         main([str(EXAMPLE), "--det-size", "640"])
     assert e.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_refine_defaults_to_one_and_to_zero_for_the_reference(monkeypatch, tmp_path):
+    import argparse
+
+    from tddfa import api
+    from tddfa.commands.image import _make_aligner
+
+    seen = []
+
+    class FakeAligner:
+        def __init__(self, **kw):
+            seen.append(kw)
+            self.detector = None
+
+    monkeypatch.setattr(api, "FaceAligner", FakeAligner)
+    base = dict(model="default", detector=stub_detector, reference=None, face_model="auto", det_size=None,
+                threads=1, det_flip=False, max_faces=None, crops=1)
+    for given, reference, want in [(None, None, 1), (0, None, 0), (2, None, 2), (None, str(tmp_path), 0),
+                                   (1, str(tmp_path), 1)]:
+        _make_aligner(argparse.Namespace(**{**base, "refine": given, "reference": reference}))
+        assert seen[-1]["refine"] == want

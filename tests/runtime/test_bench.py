@@ -155,3 +155,15 @@ def test_shipped_int8_copies_are_timed_next_to_their_fp32_models():
     assert regs["mb05"]["weights"] == "tddfa_mb05" and regs["mb05_int8"]["weights"] == "tddfa_mb05_int8"
     assert regs["mb1"]["weights"] == "tddfa_mb1" and "mb1_int8" not in regs  # not shipped: --int8 PACK makes it
     assert cfg["regressor"] == "default" and cfg["regressor_int8"].endswith("tddfa_mb1_mb05_int8.onnx")
+
+
+def test_the_pipeline_floor_counts_every_regression_of_its_refine_setting(monkeypatch):
+    from tddfa.bench import runner
+
+    monkeypatch.setattr(runner, "network_costs", lambda cfg: {"detect_720p": {"macs": 100e6, "input": "det"},
+                                                               "pipeline_regressor": {"macs": 10e6, "input": "120x120"}})
+    runs = {"threads_1": {"info": {"gemm_peak_gmacs": 1.0}, "stages": {}}}
+    assert runner.pipeline_refine({}) == 1  # FaceAligner's default
+    for refine, gmacs in [(0, 0.12), (1, 0.13), (2, 0.14)]:
+        row = runner.roofline({"refine": refine}, runs, (1,))["stages"]["pipeline_720p_1face"]
+        assert row["gmacs_per_call"] == pytest.approx(gmacs) and row["input"] == f"detector + {2 + refine} regressions"

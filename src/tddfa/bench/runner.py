@@ -194,12 +194,15 @@ def _load() -> str:
 
 def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), budget_s: float = 1.0,
               regressor: str | None = None, detector: str | None = None, face: str | None = None,
-              int8: str | None = None, rounds: int = 1, log=print) -> dict:
+              int8: str | None = None, rounds: int = 1, refine: int | None = None, log=print) -> dict:
+    """``refine``: the pipelines' ``FaceAligner(refine=...)`` (``None``: its default)."""
     cfg = resolve_models(reference, regressor, detector)
     if int8:
         log("quantizing the regressors to INT8 (cached after the first run)...")
         add_int8(cfg, int8)
     cfg.update(budget_s=budget_s, face=face)
+    if refine is not None:
+        cfg["refine"] = int(refine)
     load_before = _load()
     settings = [(f"threads_{t}", t) for t in threads] + [("baseline", None)]
     rounds_runs: dict = {k: [] for k, _ in settings}
@@ -215,6 +218,7 @@ def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), b
     out = assemble(cfg, runs, threads, load_before, _load())
     out["roofline"] = roofline(cfg, runs, threads)
     out["settings"]["rounds"] = rounds
+    out["settings"]["refine"] = pipeline_refine(cfg)
     return out
 
 
@@ -243,17 +247,30 @@ def network_costs(cfg: dict) -> dict:
     return out
 
 
+def pipeline_refine(cfg: dict) -> int:
+    """The refine count the pipelines run with: ``cfg["refine"]`` or ``FaceAligner``'s default."""
+    if "refine" in cfg:
+        return int(cfg["refine"])
+    import inspect
+
+    from ..api import FaceAligner
+
+    return int(inspect.signature(FaceAligner).parameters["refine"].default)
+
+
 def roofline(cfg: dict, runs: dict, threads: tuple[int, ...]) -> dict:
     """Each network's compute floor (MACs at the measured FP32 GEMM ceiling) next to its measured median.
 
-    The 1-face pipeline's floor is the detector plus two regressions (the ROI and the face/no-face re-crop)."""
+    The 1-face pipeline's floor is the detector plus 2 + refine regressions (the ROI, the face/no-face re-crop and
+    each re-crop from the landmarks)."""
     from .roofline import floor_ms
 
     costs = network_costs(cfg)
     det = costs.get("detect_720p", {}).get("macs")
     reg = costs.get("pipeline_regressor", {}).get("macs")
-    costs["pipeline_720p_1face"] = {"macs": det + 2 * reg if det and reg else None,
-                                    "input": "detector + 2 regressions"}
+    n_reg = 2 + pipeline_refine(cfg)
+    costs["pipeline_720p_1face"] = {"macs": det + n_reg * reg if det and reg else None,
+                                    "input": f"detector + {n_reg} regressions"}
     out: dict = {"gemm_peak_gmacs": {}, "stages": {}}
     for t in threads:
         key = f"threads_{t}"

@@ -132,7 +132,9 @@ def run_stages(cfg: dict) -> dict:
     aligner = None
     try:
         no_det = (lambda img: np.zeros((0, 5), np.float32))
-        aligner = FaceAligner(model=cfg["regressor"], detector=det if det is not None else no_det, threads=threads)
+        refine = {"refine": int(cfg["refine"])} if "refine" in cfg else {}
+        aligner = FaceAligner(model=cfg["regressor"], detector=det if det is not None else no_det, threads=threads,
+                              **refine)
         info["regressor"] = aligner.spec.name
         if baseline:
             aligner.regressor.net.session = _default_session(aligner.spec.onnx)
@@ -148,7 +150,7 @@ def run_stages(cfg: dict) -> dict:
             _safe(res, key, lambda img=img: {**measure(lambda: aligner(img), budget), "faces": len(aligner(img))})
     if cfg.get("regressor_int8") and det is not None:
         def pipe_int8() -> dict:
-            al8 = FaceAligner(model=cfg["regressor_int8"], detector=det, threads=threads)
+            al8 = FaceAligner(model=cfg["regressor_int8"], detector=det, threads=threads, **refine)
             if baseline:  # INT8 is not part of the baseline; its session options still are
                 al8.regressor.net.session = _default_session(al8.spec.onnx)
                 al8.regressor.net.input_name = al8.regressor.net.session.get_inputs()[0].name

@@ -13,7 +13,7 @@ def _run(args: argparse.Namespace) -> int:
 
     threads = tuple(int(t) for t in args.threads.split(","))
     result = run_bench(reference=args.reference, threads=threads, budget_s=args.budget, regressor=args.model,
-                       detector=args.detector, face=args.face, int8=args.int8, rounds=args.rounds,
+                       detector=args.detector, face=args.face, int8=args.int8, rounds=args.rounds, refine=args.refine,
                        log=lambda m: print(m, file=sys.stderr))
     print(format_table(result))
     if args.json:
@@ -35,5 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="repeat all settings round-robin; keep each stage's least-disturbed median (shared machines)")
     p.add_argument("--int8", metavar="PACK_300W",
                    help="also time INT8 regressors (static quantization calibrated on this 300W pack's train split)")
+    p.add_argument("--refine", type=int, metavar="N",
+                   help="the pipelines' re-crops from each face's own landmarks (default: FaceAligner's, 1)")
     p.add_argument("--face", help="face photo pasted into the test frames (default: examples/astronaut.jpg)")
     p.set_defaults(func=_run)

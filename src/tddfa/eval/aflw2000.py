@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .common import add_model_args, crops_for, regressor_specs, write_results
+from .common import add_model_args, crops_for, refine_for, regressor_specs, write_results
 
 BINS = ("bin_0_30", "bin_30_60", "bin_60_90")
 
@@ -116,10 +116,13 @@ def _run(args: argparse.Namespace) -> int:
         det_spec = f"reference:{args.reference}" if args.detector == "reference" else args.detector
     results = {}
     for name, spec in models.items():
-        aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads, crops=crops_for(spec, args))
+        aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads, crops=crops_for(spec, args),
+                              refine=refine_for(spec, args))
         results[name] = evaluate(aligner, Path(args.data), limit=args.limit, progress=not args.quiet,
                                  detector=bool(args.detector))
         results[name]["crops"] = aligner.crops
+        if args.detector:
+            results[name]["refine"] = aligner.refine
     print(format_table(results))
     if args.detector:
         for name, r in results.items():
@@ -135,6 +138,9 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", nargs="?", const="default", default=None,
                    help="detect faces on the originals instead of using the given ROI boxes "
                         "(optionally a detector spec; 'reference' uses --reference's FaceBoxes)")
+    p.add_argument("--refine", type=int, default=None, metavar="N",
+                   help="with --detector: re-crops from each face's own landmarks (default 1 for our models, 0 for "
+                        "the reference, its own protocol); the given-ROI protocol never refines")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--limit", type=int, help="only the first N images (quick checks)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")

@@ -17,6 +17,13 @@ def add_model_args(p: argparse.ArgumentParser, reference_help: str) -> None:
                         "models (images: 1, video: 3), and 1 for --reference (3DDFA_V2's own protocol)")
 
 
+def refine_for(spec: str, args: argparse.Namespace, ours: int = 1) -> int:
+    """``--refine`` if given, else 0 for the reference (its own protocol) and ``ours`` for our models."""
+    if getattr(args, "refine", None) is not None:
+        return int(args.refine)
+    return 0 if str(spec).startswith("reference:") else ours
+
+
 def crops_for(spec: str, args: argparse.Namespace, ours: int = 1) -> int:
     """``--crops`` if given, else 1 for the reference (its own one-crop protocol) and ``ours`` for our models."""
     if getattr(args, "crops", None):
