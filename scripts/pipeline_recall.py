@@ -4,7 +4,7 @@ A face counts as found when a returned face's box matches its tight 68-point box
 detector's box and the box of the face's own 68 predicted landmarks are scored, with and without the
 face/no-face check (``verify``). Test data: report, never tune on it.
 
-Usage: ``python scripts/pipeline_recall.py [DETECTOR_SPEC...] [--data DIR]`` (``default``, ``reference:DIR``, a file)
+Usage: ``python scripts/pipeline_recall.py [DETECTOR_SPEC...] [--data DIR] [--refine N]`` (``default``, ``reference:DIR``, a file)
 """
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from tddfa.eval.detection import detection_metrics, load_afw_scenes
 from tddfa.io.images import read_image
 
 
-def pipeline_recall(detector: str, data: str, verify) -> dict[str, dict]:
+def pipeline_recall(detector: str, data: str, verify, refine: int | None = None) -> dict[str, dict]:
     paths, gts = load_afw_scenes(data)
-    al = FaceAligner(detector=detector, verify=verify)
+    al = FaceAligner(detector=detector, verify=verify, **({} if refine is None else {"refine": refine}))
     boxes, lm_boxes = [], []
     for p in paths:
         faces = al(read_image(p))
@@ -33,11 +33,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("detectors", nargs="*", default=["default"])
     ap.add_argument("--data", default="../shared/data/afw-scenes")
+    ap.add_argument("--refine", type=int, help="FaceAligner's refine (default: its own, 1)")
     args = ap.parse_args()
     for det in args.detectors:
         for verify in ("auto", None):
-            for kind, m in pipeline_recall(det, args.data, verify).items():
-                print(f"{det}, verify {'on' if verify else 'off'}, {kind}: recall @0.4 {m['recall']['iou_0.4']:.2f} %, "
+            for kind, m in pipeline_recall(det, args.data, verify, args.refine).items():
+                print(f"{det}, refine {args.refine if args.refine is not None else 'default'}, verify {'on' if verify else 'off'}, {kind}: recall @0.4 {m['recall']['iou_0.4']:.2f} %, "
                       f"@0.5 {m['recall']['iou_0.5']:.2f} %, {m['dets_per_image']:.2f} faces / image", flush=True)
 
 
