@@ -88,8 +88,8 @@ class FaceAligner:
         verify: drop detections whose landmarks from two crops disagree by more than this fraction of the ROI
             side (a face/no-face test). ``"auto"``: the model's ``verify_threshold`` if its ``.json`` has one
             (``tddfa calibrate-verify``), else 0.08 (see MODELS.md). ``None`` disables it.
-        crops: 1 (default for images): one crop per face; verify then regresses a shifted, enlarged re-crop (2 crops
-            in all). 3 (the default of ``tddfa video`` / ``webcam`` and of ``tddfa eval stability``): each face is
+        crops: 1 (default for images): one crop per face (plus ``refine`` re-crops); verify then regresses a shifted,
+            enlarged re-crop (3 crops in all with the defaults). 3 (the default of ``tddfa video`` / ``webcam`` and of ``tddfa eval stability``): each face is
             regressed from its ROI and from two copies shifted by +-4 % of the side along the diagonal, in one batch;
             the answer is the mean of the three (in the ROI's frame), and the two shifted ones' disagreement
             (``Face.disagreement``) is the video tracker's check (``verify`` keeps the re-crop test). On the 300W
