@@ -49,7 +49,7 @@ def test_verify_keeps_the_same_faces_with_three_crops(bfm, img):
     """verify is the re-crop test with either setting: the shifted pair alone would let false boxes through."""
     from tddfa import FaceAligner
 
-    al = FaceAligner(crops=3)
+    al = FaceAligner(crops=3, refine=0)  # the check judges the crops before refinement
     one, three, unchecked = FaceAligner(crops=1)(img), al(img), FaceAligner(crops=3, verify=None)(img)
     assert len(three) < len(unchecked)  # the re-crop test drops boxes the three crops alone keep
     assert np.all(al.recrop_disagreement(img, three) <= al.verify)
@@ -109,6 +109,9 @@ def test_refine_recrops_each_face_from_its_own_landmarks(bfm, img):
                                    rtol=1e-5)
         np.testing.assert_allclose(faces[0].landmarks_2d, want.landmarks_2d, rtol=1e-5, atol=1e-4)
     assert FaceAligner(detector=lambda im: np.zeros((0, 5)), refine=2)(img) == []
+    # the face/no-face check judges the box crops (its threshold's calibration): refining keeps the same boxes
+    kept = [np.array([f.box for f in FaceAligner(refine=r)(img)]) for r in (0, 1)]
+    assert len(kept[0]) >= 2 and np.array_equal(kept[0], kept[1])
     for bad in (-1, 1.5):
         with pytest.raises(ValueError, match="refine"):
             FaceAligner(refine=bad)
