@@ -25,8 +25,8 @@ def _torch():
 
 def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:
     """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
-    ``name`` defaults to the architecture's (``faceboxes`` or ``faceboxes_lite``), so a lite network never
-    replaces the default detector by accident."""
+    ``name`` defaults to the architecture's (``faceboxes``, ``faceboxes_lite`` or ``faceboxes_s16``), so another
+    architecture never replaces the default detector by accident."""
     import torch
 
     from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
@@ -144,5 +144,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file (with --export)")
     p.add_argument("--out", default=str(MODELS_DIR), help="export folder (default: the package's models/)")
     p.add_argument("--name", default=None,
-                   help="exported file name (default: the architecture's, faceboxes or faceboxes_lite)")
+                   help="exported file name (default: the architecture's, faceboxes, faceboxes_lite or faceboxes_s16)")
     p.set_defaults(func=_run)

@@ -237,7 +237,9 @@ def fine_of(state_dict: dict) -> bool:
 
 def arch_of(state_dict: dict) -> str:
     """The registered name of a FaceBoxes state dict's architecture."""
-    return "faceboxes_lite" if stem_of(state_dict) == "lite" else "faceboxes_s16" if fine_of(state_dict) else "faceboxes"
+    if stem_of(state_dict) == "lite":
+        return "faceboxes_lite"
+    return "faceboxes_s16" if fine_of(state_dict) else "faceboxes"
 
 
 def faceboxes_for(state_dict: dict) -> FaceBoxesNet:
