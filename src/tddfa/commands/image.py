@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "97.3 %% with box voting; twice the detector time; see README)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     p.add_argument("--refine", type=int, default=None, metavar="N",
-                   help="re-crop each face from its own landmarks N times (default 1; 0 with --reference, its own "
+                   help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its own "
                         "protocol): one more regression per face and pass; see MODELS.md")
     p.add_argument("--crops", type=int, choices=(1, 3), default=1,
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
@@ -97,6 +97,7 @@ def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: b
 
 def _make_aligner(args: argparse.Namespace):
     from ..api import FaceAligner
+    from ..eval.common import refine_for
 
     model, detector = args.model, args.detector
     if args.reference:
@@ -111,8 +112,7 @@ def _make_aligner(args: argparse.Namespace):
         face_model = load_bfm()
     detector = detector_with_size(detector, args.det_size, args.threads, flip=args.det_flip)
     aligner = FaceAligner(model=model, detector=detector, threads=args.threads, max_faces=args.max_faces,
-                          face_model=face_model, crops=args.crops,
-                          refine=args.refine if args.refine is not None else 0 if args.reference else 1)
+                          face_model=face_model, crops=args.crops, refine=refine_for(model, args))
     aligner.detector  # load it now: a missing detector is one error, not one per image
     return aligner
 
