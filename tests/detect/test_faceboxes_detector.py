@@ -146,3 +146,26 @@ def test_explicit_threshold_also_sets_the_verified_one():
     d = load_detector("default", score_threshold=0.7, verified_threshold=0.3)
     assert (d.score_threshold, d.verified_threshold) == (0.7, 0.3)
     assert load_detector("default", score_threshold=0.7).verified_threshold == 0.7
+
+
+def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
+    """``faceboxes_int8`` (``tddfa quantize --detector``) against the FP32 file it was made from."""
+    import hashlib
+    import json
+
+    from tddfa.detect import MODELS_DIR
+    from tddfa.detect.boxes import iou_matrix
+    from tddfa.io.images import read_image
+
+    js = MODELS_DIR / "faceboxes_int8.json"
+    cfg = json.loads(js.read_text())
+    pth = MODELS_DIR / cfg["quantized_from"]["model"]
+    assert hashlib.sha256(pth.read_bytes()).hexdigest() == cfg["quantized_from"]["sha256"]  # not a stale copy
+    img = read_image(Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg")
+    fp32, int8 = load_detector("default")(img), load_detector("faceboxes_int8")(img)
+    face = fp32[np.argmax(fp32[:, 4])]
+    best = iou_matrix(face[None, :4], int8[:, :4]).max()
+    assert best > 0.9 and abs(len(int8) - len(fp32)) <= 1
+    onnx = pytest.importorskip("onnx")
+    ops = {n.op_type for n in onnx.load(str(MODELS_DIR / "faceboxes_int8.onnx")).graph.node}
+    assert "DequantizeLinear" in ops and "AveragePool" not in ops  # really INT8, pooling folded

@@ -118,3 +118,51 @@ def test_detector_export_names_the_file_by_architecture(tmp_path):
         assert meta["file"] == want and meta["arch"] == want and meta["trained_steps"] == 7
         det = load_detector(tmp_path / want / f"{want}.onnx")
         assert det(np.zeros((90, 160, 3), np.uint8)).shape[1] == 5  # runs; random weights, any number of boxes
+
+
+@pytest.mark.parametrize("hw", [(37, 61), (64, 64), (151, 270)])
+def test_pooled_crelu_equals_pooling_the_crelu(hw):
+    """``CRelu.pooled`` pools before the concat and ReLU: the same numbers as pooling the full CReLU output."""
+    torch.manual_seed(1)
+    net = FaceBoxesNet().init_weights().eval()
+    for m in net.modules():  # non-trivial BN so that both signs of x survive
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2), m.bias.data.uniform_(-1, 1)
+    x = torch.randn(2, 3, *hw) * 50
+    with torch.no_grad():
+        want = torch.nn.functional.max_pool2d(net.conv1(x), 3, 2, 1)
+        got = net.conv1.pooled(x)
+        assert torch.equal(got, want) and (got > 0).any()
+        y = torch.randn(1, 48, *hw)
+        assert torch.equal(net.conv2.pooled(y), torch.nn.functional.max_pool2d(net.conv2(y), 3, 2, 1))
+
+
+def test_plain_network_exports_with_merged_heads(tmp_path):
+    """The export runs each source's two heads as one convolution; ONNX still matches the torch network."""
+    import onnx
+
+    net = FaceBoxesNet().init_weights().eval()
+    _assert_onnx_export_agrees(net, tmp_path / "fb.onnx", [(129, 257), (64, 64)])
+    convs = [n for n in onnx.load(str(tmp_path / "fb.onnx")).graph.node if n.op_type == "Conv"]
+    n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    assert len(convs) == n_convs - 3  # three sources, one conv fewer each
+
+
+def test_folded_pools_give_the_same_outputs_and_no_average_pooling(tmp_path):
+    """``fold_pools``: each Inception's 3x3 mean + 1x1 conv becomes one 3x3 conv (the graph INT8 is made from)."""
+    import onnx
+
+    from tddfa.nets.faceboxes import fold_pools
+
+    torch.manual_seed(2)
+    net = FaceBoxesNet().init_weights().eval()
+    folded = fold_pools(net)
+    x = torch.randn(1, 3, 131, 203) * 60
+    with torch.no_grad():
+        (a_loc, a_conf), (b_loc, b_conf) = net(x), folded(x)
+    assert torch.allclose(a_loc, b_loc, rtol=1e-4, atol=1e-3) and torch.allclose(a_conf, b_conf, rtol=1e-4, atol=1e-3)
+    assert not any(m.pool_folded for m in net.modules() if hasattr(m, "pool_folded"))  # the original is untouched
+    path = export_faceboxes_onnx(net, tmp_path / "fold.onnx", for_int8=True)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert "AveragePool" not in ops and "AveragePool" in [n.op_type for n in onnx.load(
+        str(export_faceboxes_onnx(net, tmp_path / "plain.onnx"))).graph.node]

@@ -153,8 +153,28 @@ def test_shipped_int8_copies_are_timed_next_to_their_fp32_models():
     cfg = resolve_models(None)
     regs = cfg["regressors"]
     assert regs["mb05"]["weights"] == "tddfa_mb05" and regs["mb05_int8"]["weights"] == "tddfa_mb05_int8"
-    assert regs["mb1"]["weights"] == "tddfa_mb1" and "mb1_int8" not in regs  # not shipped: --int8 PACK makes it
+    assert regs["mb1"]["weights"] == "tddfa_mb1" and regs["mb1_int8"]["weights"] == "tddfa_mb1_int8"
     assert cfg["regressor"] == "default" and cfg["regressor_int8"].endswith("tddfa_mb1_mb05_int8.onnx")
+    assert cfg["detector"] == "default" and cfg["detector_int8"] == "faceboxes_int8"
+
+
+def test_int8_rows_are_compared_with_the_fp32_baseline_pipeline():
+    """Issue 7: the ratio of the all-INT8 pipeline is to the FP32 pipeline with default options; the baseline
+    process does not run INT8 rows of its own."""
+    from tddfa.bench.runner import assemble
+
+    def run(pipe, int8det=None, det8=None):
+        st = {"pipeline_720p_1face": {"median": pipe}, "detect_720p": {"median": pipe / 2}}
+        if int8det is not None:
+            st.update(pipeline_720p_1face_int8det={"median": int8det}, detect_720p_int8={"median": det8})
+        return {"stages": st, "info": {}}
+
+    runs = {"threads_1": run(20.0, 12.0, 8.0), "threads_2": run(16.0, 10.0, 6.0), "baseline": run(30.0)}
+    out = assemble({"regressors": {}}, runs, (1, 2), "0", "0")
+    assert out["pipeline_720p_1face_int8det_ms"] == {"threads_1": 12.0, "threads_2": 10.0}
+    assert out["int8det_baseline_ratio"] == {"threads_1": 2.5, "threads_2": 3.0}
+    assert out["stages"]["pipeline_720p_1face_int8det"]["ratio"] == {"threads_1": 2.5, "threads_2": 3.0}
+    assert out["detect_720p_int8_ms"] == 8.0 and out["stages"]["detect_720p_int8"]["ratio"]["threads_1"] == 15 / 8
 
 
 def test_the_pipeline_floor_counts_every_regression_of_its_refine_setting(monkeypatch):

@@ -89,6 +89,24 @@ def detector_calibration(pack_dir: str | Path, n: int = 24, size: tuple[int, int
     return np.stack([to_blob(cv2.resize(gen(i)[0], size))[0] for i in range(n)])
 
 
+def quantize_detector(pth: str | Path, out: str | Path, pack_dir: str | Path, n: int = 24) -> Path:
+    """The INT8 recipe of the shipped ``faceboxes_int8``: FaceBoxes exported with its Inception pooling branches
+    folded into 3x3 convolutions (``export_faceboxes_onnx(for_int8=True)``), then static quantization as for the
+    regressors (per-channel 7-bit weights, QDQ, the first convolution in float) with MinMax ranges from ``n``
+    training mosaics of 300W **train** faces at the network input of a 720p frame. Needs torch (the export)."""
+    from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
+
+    out = Path(out)
+    folded = out.with_name(out.stem + ".fold.onnx")
+    export_faceboxes_onnx(load_faceboxes(pth), folded, for_int8=True)
+    try:
+        quantize_regressor(folded, out, detector_calibration(pack_dir, n=n), per_channel=True, reduce_range=True,
+                           exclude=float_ends(folded))
+    finally:
+        folded.unlink(missing_ok=True)
+    return out
+
+
 class _Reader:
     """``CalibrationDataReader`` over a float32 batch, one crop per call."""
 

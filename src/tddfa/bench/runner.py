@@ -13,6 +13,9 @@ from ..errors import TddfaError
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 # stages whose speed depends on ONNX Runtime, so the baseline (default session options) measures them too
 ORT_STAGES = ("detect_", "regress_", "pipeline_", "align_given_box")
+# the FP32 stage whose baseline an INT8 stage is compared with
+INT8_BASELINE = {"pipeline_720p_1face_int8": "pipeline_720p_1face", "pipeline_720p_1face_int8det": "pipeline_720p_1face",
+                 "detect_720p_int8": "detect_720p"}
 
 
 def _err(exc: Exception) -> str:
@@ -80,6 +83,10 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
             sc = det.policy.scale(720, 1280)  # the network's input for a 720p frame (compute floors)
             cfg["detector_net"] = {"onnx": str(det.onnx_path), "input_720p": (1280, 720) if sc == 1.0 else
                                    (max(int(1280 * sc), 1), max(int(720 * sc), 1))}
+            # a shipped INT8 copy of this detector is timed too, alone and in the all-INT8 pipeline
+            int8_det = Path(det.onnx_path).with_name(Path(det.onnx_path).stem + "_int8.onnx")
+            if Path(det.onnx_path).resolve().parent == Path(MODELS_DIR).resolve() and int8_det.exists():
+                cfg["detector_int8"] = int8_det.stem
             break
         except TddfaError as exc:
             derr.append(_err(exc))
@@ -319,7 +326,8 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
             s = r.get("stages", {}).get(n)
             if s is not None:
                 row[key] = s
-        base = _median(runs.get("baseline", {}), n)
+        # INT8 rows have no baseline of their own: the baseline is the FP32 pipeline with default options
+        base = _median(runs.get("baseline", {}), INT8_BASELINE.get(n, n))
         if base is not None:
             row["ratio"] = {f"threads_{t}": round(base / m, 3) for t in threads
                             if (m := _median(runs[f"threads_{t}"], n))}
@@ -337,6 +345,7 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
 
     base_pipe = _median(runs.get("baseline", {}), "pipeline_720p_1face")
     ours_pipe = first("pipeline_720p_1face")
+    fast = per_threads("pipeline_720p_1face_int8det")
     out = {
         "pipeline_720p_1face_ms": per_threads("pipeline_720p_1face"),
         "pipeline_720p_4faces_ms": per_threads("pipeline_720p_4faces"),
@@ -344,7 +353,11 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
         # INT8 copies (shipped, or made by --int8 PACK); None when neither
         "regress_int8_ms": {a: first(f"regress_{a}_int8_b1") for a in ("mb1", "mb05")},
         "pipeline_720p_1face_int8_ms": per_threads("pipeline_720p_1face_int8"),
+        # INT8 regressor and INT8 detector (shipped copies), and its ratio to the FP32 baseline pipeline
+        "pipeline_720p_1face_int8det_ms": fast,
+        "int8det_baseline_ratio": {k: round(base_pipe / v, 3) if base_pipe and v else None for k, v in fast.items()},
         "detect_720p_ms": first("detect_720p"),
+        "detect_720p_int8_ms": first("detect_720p_int8"),
         "render_dense_720p_ms": first("render_dense_720p"),
         # baseline median / ours (pipeline, 720p, 1 face, first thread setting): > 1 means faster than the baseline
         "baseline_ratio": round(base_pipe / ours_pipe, 3) if base_pipe and ours_pipe else None,
@@ -358,6 +371,7 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
                                    "render_dense_720p") if (r := reason(k))},
         "stages": stages,
         "models": {"regressor": cfg.get("regressor"), "regressor_int8": cfg.get("regressor_int8"),
+                   "detector_int8": cfg.get("detector_int8"),
                    "regressor_error": cfg.get("regressor_error"),
                    "detector": cfg.get("detector"), "detector_error": cfg.get("detector_error"),
                    "regress": cfg.get("regressors")},

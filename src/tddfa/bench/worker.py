@@ -148,14 +148,19 @@ def run_stages(cfg: dict) -> dict:
             res[key] = {"error": f"needs a detector ({det_reason['error']})"}
         else:
             _safe(res, key, lambda img=img: {**measure(lambda: aligner(img), budget), "faces": len(aligner(img))})
-    if cfg.get("regressor_int8") and det is not None:
-        def pipe_int8() -> dict:
-            al8 = FaceAligner(model=cfg["regressor_int8"], detector=det, threads=threads, **refine)
-            if baseline:  # INT8 is not part of the baseline; its session options still are
-                al8.regressor.net.session = _default_session(al8.spec.onnx)
-                al8.regressor.net.input_name = al8.regressor.net.session.get_inputs()[0].name
+    # INT8 rows: not run by the baseline, whose FP32 pipeline is what they are compared with (runner.INT8_BASELINE)
+    if cfg.get("regressor_int8") and det is not None and not baseline:
+        def pipe_int8(detector) -> dict:
+            al8 = FaceAligner(model=cfg["regressor_int8"], detector=detector, threads=threads, **refine)
             return {**measure(lambda: al8(frames["720p"]), budget), "faces": len(al8(frames["720p"]))}
-        _safe(res, "pipeline_720p_1face_int8", pipe_int8)
+        _safe(res, "pipeline_720p_1face_int8", lambda: pipe_int8(det))
+        if cfg.get("detector_int8"):
+            from ..detect import load_detector
+
+            det8 = load_detector(cfg["detector_int8"], threads=threads)
+            _safe(res, "detect_720p_int8", lambda: {**measure(lambda: det8(frames["720p"]), budget),
+                                                    "faces": int(len(det8(frames["720p"])))})
+            _safe(res, "pipeline_720p_1face_int8det", lambda: pipe_int8(det8))
     if aligner is not None:
         # the pipeline minus detection: given boxes -> faces (crop, regression, sparse landmarks, pose)
         _safe(res, "align_given_box_720p_1face",

@@ -1,10 +1,15 @@
-"""``tddfa quantize MODEL -o OUT.onnx``: an INT8 copy of a regressor for CPUs (needs the ``onnx`` package).
+"""``tddfa quantize MODEL -o OUT.onnx``: an INT8 copy of a regressor for CPUs (needs the ``onnx`` package);
+``tddfa quantize --detector [PTH] -o OUT.onnx``: the same for the FaceBoxes detector (needs torch too).
 
 Static quantization with the recipe of :func:`tddfa.bench.quantize.quantize_for_cpu`, calibrated on the 300W
 **train** split; writes ``OUT.onnx`` and ``OUT.json`` (the model's settings, so ``--model OUT.onnx`` loads it).
 The shipped ``tddfa_mb1_mb05_int8`` was made with::
 
     tddfa quantize tddfa_mb1_mb05 --pack ../shared/data/300w -o src/tddfa/models/tddfa_mb1_mb05_int8.onnx
+
+and the shipped ``faceboxes_int8`` (calibrated on training mosaics of 300W train faces, never AFW) with::
+
+    tddfa quantize --detector --pack ../shared/data/300w -o src/tddfa/models/faceboxes_int8.onnx
 """
 from __future__ import annotations
 
@@ -16,14 +21,50 @@ from pathlib import Path
 from ..errors import InputError, ModelNotAvailableError
 
 
+def _run_detector(args: argparse.Namespace, out: Path) -> int:
+    from ..bench.quantize import quantize_detector
+    from ..detect import MODELS_DIR
+
+    pth = MODELS_DIR / "faceboxes.pth" if args.detector == "default" else Path(args.detector)
+    if pth.suffix != ".pth" or not pth.exists():
+        raise InputError(f"{pth}: give a FaceBoxes .pth checkpoint (or 'default'); the INT8 graph is exported from it")
+    if out.resolve() == pth.with_suffix(".onnx").resolve():
+        raise InputError(f"{out}: would overwrite the detector's own ONNX")
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelNotAvailableError("quantizing the detector needs torch and onnx: pip install 'tddfa[train]'") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    quantize_detector(pth, out, args.pack)
+    src_json = pth.with_suffix(".json")
+    cfg = json.loads(src_json.read_text()) if src_json.exists() else {}
+    keep = ("score_threshold", "nms_threshold", "max_height", "max_width", "input", "box_voting", "flip")
+    cfg = {k: cfg[k] for k in keep if k in cfg}
+    cfg.update(name=out.stem, arch="faceboxes (pooling branches as 3x3 convolutions)",
+               card=f"INT8 copy of {pth.name} (static, calibrated on 24 training mosaics of 300W train faces; first "
+                    "convolution in float); see the detector's model card",
+               quantized_from={"model": pth.name, "sha256": hashlib.sha256(pth.read_bytes()).hexdigest()})
+    out.with_suffix(".json").write_text(json.dumps(cfg, indent=1))
+    print(f"wrote {out} and {out.with_suffix('.json')} (INT8 of {pth})")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..bench.quantize import quantize_for_cpu
-    from ..runtime.registry import resolve_regressor
 
-    spec = resolve_regressor(args.model)
     out = Path(args.output)
     if out.suffix != ".onnx":
         raise InputError(f"{out}: the output must be a .onnx file")
+    if args.detector is not None:
+        if args.model is not None:
+            raise InputError("give either a regressor MODEL or --detector, not both")
+        return _run_detector(args, out)
+    if args.model is None:
+        raise InputError("give a regressor MODEL to quantize, or --detector")
+    from ..runtime.registry import resolve_regressor
+
+    spec = resolve_regressor(args.model)
     if out.resolve() == Path(spec.onnx).resolve():
         raise InputError(f"{out}: would overwrite the model it quantizes")
     try:
@@ -47,8 +88,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quantize", help="INT8 copy of a regressor for CPUs (static, calibrated on 300W train)")
-    p.add_argument("model", help="regressor: shipped name, .onnx with its .json, or .pth")
+    p = sub.add_parser("quantize", help="INT8 copy of a regressor or of the detector for CPUs (static, calibrated "
+                                        "on 300W train)")
+    p.add_argument("model", nargs="?", help="regressor: shipped name, .onnx with its .json, or .pth")
+    p.add_argument("--detector", nargs="?", const="default", metavar="PTH",
+                   help="quantize a FaceBoxes detector instead (default: the shipped faceboxes.pth)")
     p.add_argument("--pack", required=True, metavar="DIR_300W", help="the 300W pack (its train split calibrates)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--calib-step", type=int, default=10, help="use every n-th train crop (default 10: 202 crops)")

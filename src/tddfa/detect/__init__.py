@@ -41,12 +41,16 @@ def export_pth_to_onnx(pth: Path, onnx: Path) -> Path:
     return export_faceboxes_onnx(load_faceboxes(pth), onnx)
 
 
+# bump when export_faceboxes_onnx's graph changes, so that exports cached by an older version are redone
+EXPORT_GRAPH = 2
+
+
 def _cached_onnx(pth: Path, sub: str) -> Path:
     if not pth.exists():
         raise ModelNotAvailableError(f"detector weights not found: {pth}")
     from ..facemodel.provision import cache_dir
 
-    onnx = cache_dir() / sub / f"{pth.stem}_{_digest(pth)}.onnx"
+    onnx = cache_dir() / sub / f"{pth.stem}_{_digest(pth)}_g{EXPORT_GRAPH}.onnx"
     if not onnx.exists():
         export_pth_to_onnx(pth, onnx)
     return onnx
