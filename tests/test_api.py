@@ -115,3 +115,14 @@ def test_refine_recrops_each_face_from_its_own_landmarks(bfm, img):
     for bad in (-1, 1.5):
         with pytest.raises(ValueError, match="refine"):
             FaceAligner(refine=bad)
+
+
+def test_fast_is_the_int8_setting_and_keeps_other_options(bfm, img):
+    from tddfa.api import FAST, FaceAligner
+
+    al = FaceAligner.fast(max_faces=2)
+    assert al.spec.name == FAST["model"] and al.refine == FAST["refine"] == 0 and al.max_faces == 2
+    assert Path(al.detector.onnx_path).stem == FAST["detector"]
+    with pytest.raises(ValueError, match="refine"):
+        FaceAligner.fast(refine=1)
+    assert len(al(img)) >= 1  # the example's face, through the INT8 detector and regressor

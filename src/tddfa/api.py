@@ -77,6 +77,12 @@ class Regressor:
         return out * self.spec.param_std + self.spec.param_mean
 
 
+# The fastest shipped setting (issue 7): the INT8 copies of mb05 and of the detector, crops from the detector box
+# only. On a CPU with VNNI its 720p one-face pipeline took 15.0-15.8 ms on 1 thread against 19.6-19.9 for the same
+# models in FP32 (README, session 11); AFLW2000-3D 4.635 against the default's 4.493, AFW recall 96.74 % vs 97.03 %.
+FAST = {"model": "tddfa_mb05_int8", "detector": "faceboxes_int8", "refine": 0}
+
+
 class FaceAligner:
     """Detect faces and regress their 3DMM parameters.
 
@@ -120,6 +126,14 @@ class FaceAligner:
         self.verify = self.spec.verify_threshold if verify == "auto" else verify
         self._detector_spec = detector
         self._detector: Callable | None = detector if callable(detector) else None
+
+    @classmethod
+    def fast(cls, **kw) -> "FaceAligner":
+        """The fastest shipped setting (:data:`FAST`); other keyword arguments as for the constructor."""
+        clash = sorted(set(kw) & set(FAST))
+        if clash:
+            raise ValueError(f"FaceAligner.fast() sets {', '.join(clash)} itself")
+        return cls(**FAST, **kw)
 
     @property
     def detector(self) -> Callable:

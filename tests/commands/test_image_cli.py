@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tddfa.cli import main
+from tddfa.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 FACE_BOX = [172, 70, 272, 185, 0.99]  # the astronaut's face in examples/astronaut.jpg
@@ -153,3 +154,27 @@ def test_refine_defaults_to_one_and_to_zero_for_the_reference(monkeypatch, tmp_p
                                    (1, str(tmp_path), 1)]:
         _make_aligner(argparse.Namespace(**{**base, "refine": given, "reference": reference}))
         assert seen[-1]["refine"] == want
+
+
+def test_fast_sets_the_int8_models_and_refuses_other_model_flags(monkeypatch, tmp_path):
+    import argparse
+
+    from tddfa import api
+    from tddfa.commands.image import _make_aligner
+
+    seen = []
+
+    class FakeAligner:
+        def __init__(self, **kw):
+            seen.append(kw)
+            self.detector = None
+
+    monkeypatch.setattr(api, "FaceAligner", FakeAligner)
+    monkeypatch.setattr("tddfa.commands.image.detector_with_size", lambda spec, *a, **k: spec)
+    base = dict(model="default", detector="default", reference=None, face_model="auto", det_size=None, threads=1,
+                det_flip=False, max_faces=None, crops=1, refine=None, fast=True)
+    _make_aligner(argparse.Namespace(**base))
+    assert {k: seen[-1][k] for k in ("model", "detector", "refine")} == api.FAST
+    for clash in ({"model": "tddfa_mb1"}, {"refine": 1}, {"detector": "x.onnx"}, {"reference": str(tmp_path)}):
+        with pytest.raises(InputError, match="--fast"):
+            _make_aligner(argparse.Namespace(**{**base, **clash}))

@@ -187,3 +187,20 @@ def test_the_pipeline_floor_counts_every_regression_of_its_refine_setting(monkey
     for refine, gmacs in [(0, 0.12), (1, 0.13), (2, 0.14)]:
         row = runner.roofline({"refine": refine}, runs, (1,))["stages"]["pipeline_720p_1face"]
         assert row["gmacs_per_call"] == pytest.approx(gmacs) and row["input"] == f"detector + {2 + refine} regressions"
+
+
+def test_fast_baseline_runs_the_fp32_files_the_int8_models_came_from():
+    from tddfa.api import FAST
+    from tddfa.bench.runner import assemble, fp32_originals, resolve_models
+    from tddfa.detect import DEFAULT_ONNX
+
+    cfg = resolve_models(None, FAST["model"], FAST["detector"])
+    assert fp32_originals(cfg) == {"regressor": "tddfa_mb05", "detector": str(DEFAULT_ONNX)}
+    with pytest.raises(Exception, match="not an INT8 copy"):
+        fp32_originals(resolve_models(None, "tddfa_mb05", "default"))
+    st = {"regress_mb1_b1": {"median": 3.0}, "regress_mb1_int8_b1": {"median": 1.4},
+          "regress_mb05_b1": {"median": 0.9}, "regress_mb05_int8_b1": {"median": 0.6}}
+    runs = {"threads_1": {"stages": st, "info": {}}}
+    out = assemble({"fast": True, "regressors": {}}, runs, (1,), "0", "0")
+    assert out["regress_ms"] == {"mb1": 1.4, "mb05": 0.6} and out["regress_fp32_ms"] == {"mb1": 3.0, "mb05": 0.9}
+    assert assemble({"regressors": {}}, runs, (1,), "0", "0")["regress_ms"] == {"mb1": 3.0, "mb05": 0.9}

@@ -96,6 +96,24 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
     return cfg
 
 
+def fp32_originals(cfg: dict) -> dict:
+    """The FP32 files the pipeline's INT8 regressor and detector were quantized from (their ``.json`` says)."""
+    from ..detect import load_detector
+    from ..runtime.registry import resolve_regressor
+
+    def origin(onnx: Path, to_onnx) -> str:
+        js = json.loads(onnx.with_suffix(".json").read_text()) if onnx.with_suffix(".json").exists() else {}
+        src = js.get("quantized_from", {}).get("model")
+        if not src:
+            raise TddfaError(f"{onnx.name} is not an INT8 copy (no quantized_from in its .json)")
+        return to_onnx(onnx, src)
+
+    reg = origin(Path(resolve_regressor(cfg["regressor"]).onnx), lambda p, m: m)
+    det = origin(Path(load_detector(cfg["detector"]).onnx_path),
+                 lambda p, m: str(p.with_name(Path(m).with_suffix(".onnx").name)))
+    return {"regressor": reg, "detector": det}
+
+
 def add_int8(cfg: dict, pack: str) -> None:
     """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
     and of the pipeline's regressor, cached by the FP32 file's digest."""
@@ -201,9 +219,21 @@ def _load() -> str:
 
 def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), budget_s: float = 1.0,
               regressor: str | None = None, detector: str | None = None, face: str | None = None,
-              int8: str | None = None, rounds: int = 1, refine: int | None = None, log=print) -> dict:
-    """``refine``: the pipelines' ``FaceAligner(refine=...)`` (``None``: its default)."""
+              int8: str | None = None, rounds: int = 1, refine: int | None = None, fast: bool = False,
+              log=print) -> dict:
+    """``refine``: the pipelines' ``FaceAligner(refine=...)`` (``None``: its default). ``fast``: time
+    ``FaceAligner.fast()`` (INT8 models) as the pipeline, against a baseline built from the FP32 files they were
+    quantized from (issue 7's baseline), and report the INT8 copies in ``regress_ms``."""
+    if fast:
+        from ..api import FAST
+
+        if regressor or detector or refine is not None:
+            raise TddfaError("fast sets the regressor, the detector and refine itself")
+        regressor, detector, refine = FAST["model"], FAST["detector"], FAST["refine"]
     cfg = resolve_models(reference, regressor, detector)
+    if fast:
+        cfg["fast"] = True
+        cfg["baseline_models"] = fp32_originals(cfg)
     if int8:
         log("quantizing the regressors to INT8 (cached after the first run)...")
         add_int8(cfg, int8)
@@ -349,7 +379,10 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
     out = {
         "pipeline_720p_1face_ms": per_threads("pipeline_720p_1face"),
         "pipeline_720p_4faces_ms": per_threads("pipeline_720p_4faces"),
-        "regress_ms": {a: first(f"regress_{a}_b1") for a in ("mb1", "mb05")},
+        # with ``fast``, the INT8 copies: what the fast pipeline runs (the FP32 ones are in ``regress_fp32_ms``)
+        "regress_ms": {a: first(f"regress_{a}_int8_b1" if cfg.get("fast") else f"regress_{a}_b1")
+                       for a in ("mb1", "mb05")},
+        "regress_fp32_ms": {a: first(f"regress_{a}_b1") for a in ("mb1", "mb05")},
         # INT8 copies (shipped, or made by --int8 PACK); None when neither
         "regress_int8_ms": {a: first(f"regress_{a}_int8_b1") for a in ("mb1", "mb05")},
         "pipeline_720p_1face_int8_ms": per_threads("pipeline_720p_1face_int8"),
@@ -371,7 +404,8 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
                                    "render_dense_720p") if (r := reason(k))},
         "stages": stages,
         "models": {"regressor": cfg.get("regressor"), "regressor_int8": cfg.get("regressor_int8"),
-                   "detector_int8": cfg.get("detector_int8"),
+                   "detector_int8": cfg.get("detector_int8"), "fast": bool(cfg.get("fast")),
+                   "baseline_models": cfg.get("baseline_models"),
                    "regressor_error": cfg.get("regressor_error"),
                    "detector": cfg.get("detector"), "detector_error": cfg.get("detector_error"),
                    "regress": cfg.get("regressors")},
@@ -418,6 +452,9 @@ def format_table(result: dict) -> str:
                  "other jobs load the CPU)")
     lines.append(f"ratio = baseline median / ours (> 1: faster). regressor: {m['regressor']}; "
                  f"detector: {m['detector'] or 'none (' + str(m['detector_error']) + ')'}")
+    if m.get("baseline_models"):
+        lines.append("fast setting: the baseline runs the FP32 originals "
+                     f"({m['baseline_models']['regressor']}, {Path(m['baseline_models']['detector']).name})")
     lines.append("regression timing models: " + ", ".join(
         f"{a}: {v.get('weights', v.get('error'))}" for a, v in (m.get("regress") or {}).items()))
     lines.append(f"load average before/after: {result['machine']['load_before']} / {result['machine']['load_after']} "

@@ -82,7 +82,9 @@ def run_stages(cfg: dict) -> dict:
         try:
             from ..detect import load_detector
 
-            det = load_detector(cfg["detector"], threads=threads)
+            # the fast setting's baseline: the FP32 files its INT8 models were made from (issue 7)
+            fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
+            det = load_detector(fp32.get("detector") or cfg["detector"], threads=threads)
             if baseline:
                 det.session = _default_session(det.onnx_path)
                 det.input_name = det.session.get_inputs()[0].name
@@ -133,8 +135,9 @@ def run_stages(cfg: dict) -> dict:
     try:
         no_det = (lambda img: np.zeros((0, 5), np.float32))
         refine = {"refine": int(cfg["refine"])} if "refine" in cfg else {}
-        aligner = FaceAligner(model=cfg["regressor"], detector=det if det is not None else no_det, threads=threads,
-                              **refine)
+        fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
+        aligner = FaceAligner(model=fp32.get("regressor") or cfg["regressor"],
+                              detector=det if det is not None else no_det, threads=threads, **refine)
         info["regressor"] = aligner.spec.name
         if baseline:
             aligner.regressor.net.session = _default_session(aligner.spec.onnx)

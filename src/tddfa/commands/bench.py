@@ -14,6 +14,7 @@ def _run(args: argparse.Namespace) -> int:
     threads = tuple(int(t) for t in args.threads.split(","))
     result = run_bench(reference=args.reference, threads=threads, budget_s=args.budget, regressor=args.model,
                        detector=args.detector, face=args.face, int8=args.int8, rounds=args.rounds, refine=args.refine,
+                       fast=args.fast,
                        log=lambda m: print(m, file=sys.stderr))
     print(format_table(result))
     if args.json:
@@ -37,5 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also time INT8 regressors (static quantization calibrated on this 300W pack's train split)")
     p.add_argument("--refine", type=int, metavar="N",
                    help="the pipelines' re-crops from each face's own landmarks (default: FaceAligner's, 1)")
+    p.add_argument("--fast", action="store_true",
+                   help="time FaceAligner.fast() (INT8 mb05 + INT8 detector, refine 0) against the FP32 files they "
+                        "were made from; regress_ms then reports the INT8 copies (issue 7)")
     p.add_argument("--face", help="face photo pasted into the test frames (default: examples/astronaut.jpg)")
     p.set_defaults(func=_run)

@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refine", type=int, default=None, metavar="N",
                    help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its own "
                         "protocol): one more regression per face and pass; see MODELS.md")
+    p.add_argument("--fast", action="store_true",
+                   help="the fastest shipped setting: --model tddfa_mb05_int8 --detector faceboxes_int8 --refine 0 "
+                        "(INT8: fastest on CPUs with VNNI; slightly less accurate, see README)")
     p.add_argument("--crops", type=int, choices=(1, 3), default=1,
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
                         "steadier and slightly more accurate on our validation; the video default)")
@@ -101,6 +104,12 @@ def _make_aligner(args: argparse.Namespace):
     from ..eval.common import refine_for
 
     model, detector = args.model, args.detector
+    if getattr(args, "fast", False):
+        from ..api import FAST
+
+        if model != "default" or detector != "default" or args.refine is not None or args.reference:
+            raise InputError("--fast sets --model, --detector and --refine itself: give either --fast or those")
+        model, detector, args.refine = FAST["model"], FAST["detector"], FAST["refine"]
     if args.reference:
         ref = Path(args.reference)
         if not ref.is_dir():
