@@ -134,13 +134,12 @@ def test_det_size_rejects_bad_values(capsys):
     assert e.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
 
 
-def test_refine_defaults_to_one_and_to_zero_for_the_reference(monkeypatch, tmp_path):
-    import argparse
-
+@pytest.fixture
+def aligner_kwargs(monkeypatch) -> list:
+    """The keyword arguments of each ``FaceAligner`` the image command builds (a stand-in records them)."""
     from tddfa import api
-    from tddfa.commands.image import _make_aligner
 
-    seen = []
+    seen: list = []
 
     class FakeAligner:
         def __init__(self, **kw):
@@ -148,6 +147,15 @@ def test_refine_defaults_to_one_and_to_zero_for_the_reference(monkeypatch, tmp_p
             self.detector = None
 
     monkeypatch.setattr(api, "FaceAligner", FakeAligner)
+    return seen
+
+
+def test_refine_defaults_to_one_and_to_zero_for_the_reference(aligner_kwargs, tmp_path):
+    import argparse
+
+    from tddfa.commands.image import _make_aligner
+
+    seen = aligner_kwargs
     base = dict(model="default", detector=stub_detector, reference=None, face_model="auto", det_size=None,
                 threads=1, det_flip=False, max_faces=None, crops=1)
     for given, reference, want in [(None, None, 1), (0, None, 0), (2, None, 2), (None, str(tmp_path), 0),
@@ -156,20 +164,13 @@ def test_refine_defaults_to_one_and_to_zero_for_the_reference(monkeypatch, tmp_p
         assert seen[-1]["refine"] == want
 
 
-def test_fast_sets_the_int8_models_and_refuses_other_model_flags(monkeypatch, tmp_path):
+def test_fast_sets_the_int8_models_and_refuses_other_model_flags(aligner_kwargs, monkeypatch, tmp_path):
     import argparse
 
     from tddfa import api
     from tddfa.commands.image import _make_aligner
 
-    seen = []
-
-    class FakeAligner:
-        def __init__(self, **kw):
-            seen.append(kw)
-            self.detector = None
-
-    monkeypatch.setattr(api, "FaceAligner", FakeAligner)
+    seen = aligner_kwargs
     monkeypatch.setattr("tddfa.commands.image.detector_with_size", lambda spec, *a, **k: spec)
     base = dict(model="default", detector="default", reference=None, face_model="auto", det_size=None, threads=1,
                 det_flip=False, max_faces=None, crops=1, refine=None, fast=True)
