@@ -57,3 +57,24 @@ def test_miss_causes_constructed_case():
     assert set(out) == set(MISS_CAUSES)
     assert out == {"shared_box": 1, "below_threshold": 1, "misplaced": 1, "weak_and_misplaced": 1, "nothing": 1}
     assert sum(miss_causes([dets[:0]], [gts], 0.5).values()) == 7  # no detections: every face is a miss
+
+
+def test_eval_detection_flip_applies_to_ours_only(monkeypatch, tmp_path, capsys):
+    """``tddfa eval detection --flip``: our detector with its mirrored pass and box voting, named so."""
+    import json
+
+    from tddfa.cli import main
+    from tddfa.eval import detection
+
+    seen = {}
+
+    def fake_eval(det, data, repeats=20, progress=True):
+        seen[det.name] = (det.flip, det.box_voting)
+        return {"recall": {"iou_0.4": 0.0, "iou_0.5": 0.0}, "dets_per_image": 0.0, "latency_ms_720p": 0.0}
+
+    monkeypatch.setattr(detection, "evaluate_detector", fake_eval)
+    monkeypatch.setattr(detection, "format_table", lambda results: "")
+    out = tmp_path / "r.json"
+    assert main(["eval", "detection", "--data", str(tmp_path), "--flip", "--json", str(out)]) == 0
+    assert seen == {"tddfa-faceboxes+flip": (True, True)}
+    assert json.loads(out.read_text())["recall"] == {"iou_0.4": 0.0, "iou_0.5": 0.0}

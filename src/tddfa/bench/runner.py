@@ -14,8 +14,8 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 # stages whose speed depends on ONNX Runtime, so the baseline (default session options) measures them too
 ORT_STAGES = ("detect_", "regress_", "pipeline_", "align_given_box")
 # the FP32 stage whose baseline an INT8 stage is compared with
-INT8_BASELINE = {"pipeline_720p_1face_int8": "pipeline_720p_1face", "pipeline_720p_1face_int8det": "pipeline_720p_1face",
-                 "detect_720p_int8": "detect_720p"}
+INT8_BASELINE = {"pipeline_720p_1face_int8": "pipeline_720p_1face",
+                 "pipeline_720p_1face_int8det": "pipeline_720p_1face", "detect_720p_int8": "detect_720p"}
 
 
 def _err(exc: Exception) -> str:

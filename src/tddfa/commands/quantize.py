@@ -34,7 +34,8 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
         import onnx  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
-        raise ModelNotAvailableError("quantizing the detector needs torch and onnx: pip install 'tddfa[train]'") from None
+        raise ModelNotAvailableError(
+            "quantizing the detector needs torch and onnx: pip install 'tddfa[train]'") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_detector(pth, out, args.pack)
     src_json = pth.with_suffix(".json")

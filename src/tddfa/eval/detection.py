@@ -228,7 +228,11 @@ def _run(args: argparse.Namespace) -> int:
     spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
     results = {}
     over = {"policy": InputPolicy.from_size(args.input_size)} if args.input_size else {}
-    det = load_detector(spec, threads=args.threads, **over)
+    # the mirrored pass applies to the evaluated detector only: the reference keeps its own single pass
+    flip = {"flip": True, "box_voting": True} if args.flip else {}
+    det = load_detector(spec, threads=args.threads, **over, **flip)
+    if args.flip:
+        det.name = f"{det.name}+flip"
     results[det.name] = evaluate_detector(det, args.data, args.repeats)
     if args.compare_reference and not args.reference:
         ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, **over)
@@ -269,6 +273,9 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=20, help="timed runs for the 720p latency")
     p.add_argument("--input-size", type=parse_size, metavar="WxH",
                    help="cap on the network input (downscale only; default: the model's, 1080x720)")
+    p.add_argument("--flip", action="store_true",
+                   help="evaluate the detector with its mirrored pass and box voting (CLI --det-flip); the reference "
+                        "of --compare-reference keeps its single pass")
     p.add_argument("--tradeoff", type=parse_size, nargs="+", metavar="WxH",
                    help="also report recall and 720p latency at each of these input-size caps")
     p.set_defaults(func=_run)
