@@ -18,6 +18,9 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
                    help="use 3DDFA_V2's mb05 and FaceBoxes from DIR (unless --model/--detector say otherwise)")
     g.add_argument("--detector", default=None,
                    help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
+    g.add_argument("--fast", action="store_true",
+                   help="INT8 models: --model tddfa_mb05_int8 --detector faceboxes_int8 (fastest on CPUs with VNNI; "
+                        "slightly less accurate, see README)")
     g.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
                         "default 1080x720")
@@ -49,6 +52,12 @@ def build_tracker(args: argparse.Namespace):
 
     model = args.model
     det = args.detector
+    if getattr(args, "fast", False):
+        from ..api import FAST
+
+        if model != "default" or det is not None or args.reference:
+            raise InputError("--fast sets --model and --detector itself: give either --fast or those")
+        model, det = FAST["model"], FAST["detector"]
     if args.reference:
         if model == "default":
             model = f"reference:{args.reference}"
