@@ -14,10 +14,18 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 REF = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "3ddfa_v2"
 
 
-@pytest.fixture(scope="module")
-def detector():
+# the shipped default, its INT8 copy, and the INT8 copy with the mirrored pass (issue 4's configuration)
+SHIPPED = {"default": ("default", {}), "int8": ("faceboxes_int8", {}),
+           "int8_flip": ("faceboxes_int8", {"flip": True, "box_voting": True})}
+
+
+@pytest.fixture(scope="module", params=list(SHIPPED))
+def detector(request):
     if DEFAULT_ONNX.exists():
-        return load_detector("default")
+        spec, kw = SHIPPED[request.param]
+        return load_detector(spec, **kw)
+    if request.param != "default":
+        pytest.skip("no shipped detector")
     if not (REF / "FaceBoxesProd.pth").exists():
         pytest.skip("no shipped detector and no reference FaceBoxes weights in ../shared")
     pytest.importorskip("torch", reason="exporting the reference detector needs torch")
@@ -65,7 +73,9 @@ def test_boxes_follow_resizing_and_aspect(detector, astronaut, scale, pad):
     dets = detector(img)
     assert len(dets)
     expect = base * scale + np.array([pad[1], pad[0], pad[1], pad[0]])
-    assert iou_matrix(dets[:, :4], expect[None]).max() > 0.7
+    # a wrong coordinate mapping gives IoU far under 0.5; INT8 moves the half-size (48 px) face's box by 1-2 px more
+    # than FP32 does (measured IoU 0.69 against 0.74)
+    assert iou_matrix(dets[:, :4], expect[None]).max() > (0.7 if detector.onnx_path.stem == "faceboxes" else 0.65)
 
 
 def test_gray_and_bgra(detector, astronaut):
