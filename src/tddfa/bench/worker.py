@@ -56,6 +56,8 @@ def run_stages(cfg: dict) -> dict:
 
     threads = int(cfg.get("threads") or 1)
     baseline = bool(cfg.get("baseline"))
+    # the fast setting's baseline runs the FP32 files its INT8 models were made from (issue 7)
+    fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
     budget = float(cfg.get("budget_s", 1.0))
     if not baseline:
         cv2.setNumThreads(threads)
@@ -82,8 +84,6 @@ def run_stages(cfg: dict) -> dict:
         try:
             from ..detect import load_detector
 
-            # the fast setting's baseline: the FP32 files its INT8 models were made from (issue 7)
-            fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
             det = load_detector(fp32.get("detector") or cfg["detector"], threads=threads)
             if baseline:
                 det.session = _default_session(det.onnx_path)
@@ -135,7 +135,6 @@ def run_stages(cfg: dict) -> dict:
     try:
         no_det = (lambda img: np.zeros((0, 5), np.float32))
         refine = {"refine": int(cfg["refine"])} if "refine" in cfg else {}
-        fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
         aligner = FaceAligner(model=fp32.get("regressor") or cfg["regressor"],
                               detector=det if det is not None else no_det, threads=threads, **refine)
         info["regressor"] = aligner.spec.name
