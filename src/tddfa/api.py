@@ -77,10 +77,9 @@ class Regressor:
         return out * self.spec.param_std + self.spec.param_mean
 
 
-# The fastest shipped setting (issue 7): the INT8 copies of mb05 and of the detector, crops from the detector box
-# only. On a CPU with VNNI its 720p one-face pipeline took 15.0-15.8 ms on 1 thread against 19.6-19.9 for the same
-# models in FP32 (README, session 11); AFLW2000-3D 4.635 against the default's 4.493, AFW recall 96.74 % vs 97.03 %.
-FAST = {"model": "tddfa_mb05_int8", "detector": "faceboxes_int8", "refine": 0}
+# The fastest shipped setting: the INT8 copy of mb05 behind the default detector, crops from the detector box only
+# (docs/benchmarks.md). AFLW2000-3D 4.635 against the default regressor's 4.493.
+FAST = {"model": "tddfa_mb05_int8", "detector": "default", "refine": 0}
 
 
 class FaceAligner:
@@ -188,7 +187,7 @@ class FaceAligner:
             if landmarks is not None:
                 rois = roi_from_landmarks(landmarks)
             elif boxes is not None:
-                rois = roi_from_box(boxes, scale=self.spec.roi_box_scale)
+                rois = self.rois_from_boxes(boxes)
             else:
                 raise ValueError("give boxes, rois or landmarks")
         rois = np.asarray(rois, np.float64).reshape(-1, 4)
@@ -204,6 +203,15 @@ class FaceAligner:
         for f, d in zip(faces, disagreement):
             f.disagreement = float(d)
         return faces
+
+    def rois_from_boxes(self, boxes: np.ndarray) -> np.ndarray:
+        """Square crop ROIs ``(N, 4)`` from boxes ``(N, 4)`` in the convention of this aligner's detector: its own
+        calibration against landmark ROIs (``box_to_roi``) for a regressor trained on them, else the regressor's
+        ``roi_box_scale`` with 3DDFA_V2's rule."""
+        cal = getattr(self.detector, "box_to_roi", None) if self.spec.landmark_rois else None
+        if cal is not None:
+            return roi_from_box(boxes, scale=cal[0], shift=cal[1])
+        return roi_from_box(boxes, scale=self.spec.roi_box_scale)
 
     def regress_three(self, image: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Three crops per face in one batch (see ``crops``): ``(N, 62)`` mean parameters in the frame of ``rois``

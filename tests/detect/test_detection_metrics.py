@@ -68,7 +68,7 @@ def test_eval_detection_flip_applies_to_ours_only(monkeypatch, tmp_path, capsys)
 
     seen = {}
 
-    def fake_eval(det, data, repeats=20, progress=True):
+    def fake_eval(det, data, repeats=20, progress=True, negatives=None):
         seen[det.name] = (det.flip, det.box_voting)
         return {"recall": {"iou_0.4": 0.0, "iou_0.5": 0.0}, "dets_per_image": 0.0, "latency_ms_720p": 0.0}
 
@@ -76,5 +76,26 @@ def test_eval_detection_flip_applies_to_ours_only(monkeypatch, tmp_path, capsys)
     monkeypatch.setattr(detection, "format_table", lambda results: "")
     out = tmp_path / "r.json"
     assert main(["eval", "detection", "--data", str(tmp_path), "--flip", "--json", str(out)]) == 0
-    assert seen == {"tddfa-faceboxes+flip": (True, True)}
+    assert seen == {"retinaface+flip": (True, True)}
     assert json.loads(out.read_text())["recall"] == {"iou_0.4": 0.0, "iou_0.5": 0.0}
+
+
+def test_pr_curve_counts_hits_false_faces_and_negatives():
+    from tddfa.eval.detection import pr_curve
+
+    gts = [np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)]
+    dets = [np.array([[0, 0, 10, 10, 0.9], [50, 50, 60, 60, 0.6], [20, 20, 30, 31, 0.3]], np.float32)]
+    neg = [np.array([[0, 0, 5, 5, 0.7]], np.float32), np.zeros((0, 5), np.float32)]
+    rows = {r["threshold"]: r for r in pr_curve(dets, gts, neg, thresholds=(0.2, 0.5, 0.8))}
+    assert rows[0.2]["recall"] == 100.0 and abs(rows[0.2]["precision"] - 200 / 3) < 1e-9
+    assert rows[0.5]["recall"] == 50.0 and rows[0.5]["precision"] == 50.0 and rows[0.5]["false_per_image"] == 0.5
+    assert rows[0.8]["detections_per_image"] == 1.0 and rows[0.8]["false_per_image"] == 0.0
+
+
+def test_negatives_folder_without_images_is_input_error(tmp_path):
+    from tddfa.errors import InputError
+    from tddfa.eval.detection import negative_images
+
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(InputError, match="no images"):
+        negative_images(tmp_path)

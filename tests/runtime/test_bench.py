@@ -155,7 +155,10 @@ def test_shipped_int8_copies_are_timed_next_to_their_fp32_models():
     assert regs["mb05"]["weights"] == "tddfa_mb05" and regs["mb05_int8"]["weights"] == "tddfa_mb05_int8"
     assert regs["mb1"]["weights"] == "tddfa_mb1" and regs["mb1_int8"]["weights"] == "tddfa_mb1_int8"
     assert cfg["regressor"] == "default" and cfg["regressor_int8"].endswith("tddfa_mb1_mb05_int8.onnx")
-    assert cfg["detector"] == "default" and cfg["detector_int8"] == "faceboxes_int8"
+    # the default detector has no INT8 copy; our FaceBoxes is timed beside it
+    assert cfg["detector"] == "default" and "detector_int8" not in cfg and cfg["detector_compare"] == "faceboxes"
+    fb = resolve_models(None, detector="faceboxes")
+    assert fb["detector_int8"] == "faceboxes_int8" and "detector_compare" not in fb
 
 
 def test_int8_rows_are_compared_with_the_fp32_baseline_pipeline():
@@ -192,10 +195,13 @@ def test_the_pipeline_floor_counts_every_regression_of_its_refine_setting(monkey
 def test_fast_baseline_runs_the_fp32_files_the_int8_models_came_from():
     from tddfa.api import FAST
     from tddfa.bench.runner import assemble, fp32_originals, resolve_models
-    from tddfa.detect import DEFAULT_ONNX
+    from tddfa.detect import FACEBOXES_ONNX, load_detector
 
     cfg = resolve_models(None, FAST["model"], FAST["detector"])
-    assert fp32_originals(cfg) == {"regressor": "tddfa_mb05", "detector": str(DEFAULT_ONNX)}
+    # the default detector is FP32 already: the baseline runs the same file
+    assert fp32_originals(cfg) == {"regressor": "tddfa_mb05", "detector": str(load_detector(FAST["detector"]).onnx_path)}
+    int8 = resolve_models(None, FAST["model"], "faceboxes_int8")
+    assert fp32_originals(int8) == {"regressor": "tddfa_mb05", "detector": str(FACEBOXES_ONNX)}
     with pytest.raises(Exception, match="not an INT8 copy"):
         fp32_originals(resolve_models(None, "tddfa_mb05", "default"))
     st = {"regress_mb1_b1": {"median": 3.0}, "regress_mb1_int8_b1": {"median": 1.4},

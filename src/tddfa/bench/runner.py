@@ -87,6 +87,9 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
             int8_det = Path(det.onnx_path).with_name(Path(det.onnx_path).stem + "_int8.onnx")
             if Path(det.onnx_path).resolve().parent == Path(MODELS_DIR).resolve() and int8_det.exists():
                 cfg["detector_int8"] = int8_det.stem
+            # our FaceBoxes is timed beside any other detector, in the same processes (ratio in the summary)
+            if det.name != "tddfa-faceboxes" and (Path(MODELS_DIR) / "faceboxes.onnx").exists():
+                cfg["detector_compare"] = "faceboxes"
             break
         except TddfaError as exc:
             derr.append(_err(exc))
@@ -97,20 +100,23 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 
 
 def fp32_originals(cfg: dict) -> dict:
-    """The FP32 files the pipeline's INT8 regressor and detector were quantized from (their ``.json`` says)."""
+    """The FP32 files the pipeline's INT8 regressor and detector were quantized from (their ``.json`` says); a
+    detector that is FP32 already is its own baseline."""
     from ..detect import load_detector
     from ..runtime.registry import resolve_regressor
 
-    def origin(onnx: Path, to_onnx) -> str:
+    def origin(onnx: Path, to_onnx, required: bool = True) -> str:
         js = json.loads(onnx.with_suffix(".json").read_text()) if onnx.with_suffix(".json").exists() else {}
         src = js.get("quantized_from", {}).get("model")
         if not src:
+            if not required:
+                return str(onnx)
             raise TddfaError(f"{onnx.name} is not an INT8 copy (no quantized_from in its .json)")
         return to_onnx(onnx, src)
 
     reg = origin(Path(resolve_regressor(cfg["regressor"]).onnx), lambda p, m: m)
     det = origin(Path(load_detector(cfg["detector"]).onnx_path),
-                 lambda p, m: str(p.with_name(Path(m).with_suffix(".onnx").name)))
+                 lambda p, m: str(p.with_name(Path(m).with_suffix(".onnx").name)), required=False)
     return {"regressor": reg, "detector": det}
 
 
@@ -390,6 +396,9 @@ def assemble(cfg: dict, runs: dict, threads: tuple[int, ...], load_before: str, 
         "pipeline_720p_1face_int8det_ms": fast,
         "int8det_baseline_ratio": {k: round(base_pipe / v, 3) if base_pipe and v else None for k, v in fast.items()},
         "detect_720p_ms": first("detect_720p"),
+        "detect_720p_faceboxes_ms": first("detect_720p_faceboxes"),
+        "detect_720p_ratio_to_faceboxes": (round(first("detect_720p") / first("detect_720p_faceboxes"), 3)
+                                           if first("detect_720p") and first("detect_720p_faceboxes") else None),
         "detect_720p_int8_ms": first("detect_720p_int8"),
         "render_dense_720p_ms": first("render_dense_720p"),
         # baseline median / ours (pipeline, 720p, 1 face, first thread setting): > 1 means faster than the baseline

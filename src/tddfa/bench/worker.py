@@ -98,6 +98,14 @@ def run_stages(cfg: dict) -> dict:
             _safe(res, f"detect_{key}", lambda f=frames[key]: {**measure(lambda: det(f), budget),
                                                                  "faces": int(len(det(f)))})
 
+    if cfg.get("detector_compare") and det is not None and not baseline:
+        def compare() -> dict:
+            from ..detect import load_detector
+
+            other = load_detector(cfg["detector_compare"], threads=threads)
+            return {**measure(lambda: other(frames["720p"]), budget), "faces": int(len(other(frames["720p"])))}
+        _safe(res, f"detect_720p_{cfg['detector_compare']}", compare)
+
     # boxes of the faces in the 720p frames: detected when possible, else where the scene put them
     def boxes_of(img: np.ndarray, n: int) -> np.ndarray:
         if det is not None:

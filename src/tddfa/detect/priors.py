@@ -81,3 +81,32 @@ def priors_for(height: int, width: int, count: int) -> np.ndarray:
             return prior_boxes(height, width, fine)
     raise ValueError(f"{count} priors fit no FaceBoxes layout at {height}x{width} "
                      f"(expected {num_priors(height, width)} or {num_priors(height, width, True)})")
+
+
+# RetinaFace (MobileNet-0.25 FPN): three sources at strides 8 / 16 / 32, two square anchors per cell each
+RETINA_STEPS = (8, 16, 32)
+RETINA_SIZES = ((16, 32), (64, 128), (256, 512))
+
+
+@lru_cache(maxsize=32)
+def _retina_cached(height: int, width: int) -> np.ndarray:
+    out = []
+    for step, sizes in zip(RETINA_STEPS, RETINA_SIZES):
+        fh, fw = -(-height // step), -(-width // step)
+        ii, jj = np.meshgrid(np.arange(fh), np.arange(fw), indexing="ij")
+        cx = np.repeat(((jj.ravel() + 0.5) * step / width)[:, None], len(sizes), 1)
+        cy = np.repeat(((ii.ravel() + 0.5) * step / height)[:, None], len(sizes), 1)
+        s = np.asarray(sizes, float)[None, :]
+        out.append(np.stack([cx, cy, np.broadcast_to(s / width, cx.shape),
+                             np.broadcast_to(s / height, cx.shape)], -1).reshape(-1, 4))
+    pri = np.concatenate(out).astype(np.float32)
+    pri.setflags(write=False)
+    return pri
+
+
+def retinaface_priors(height: int, width: int) -> np.ndarray:
+    """``(P, 4)`` float32 (cx, cy, w, h) of a RetinaFace input of ``height x width``, normalised by its
+    width/height; order: source, cell row-major, then the cell's two anchor sizes. Read-only, cached."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image size must be positive, got {height}x{width}")
+    return _retina_cached(int(height), int(width))

@@ -102,22 +102,85 @@ def latency_720p(detector, image: np.ndarray, repeats: int = 20) -> float:
     return 1000.0 * float(np.median(times))
 
 
-def evaluate_detector(detector, data: str | Path, repeats: int = 20, progress: bool = True) -> dict:
-    """All detection metrics of ``detector`` (a FaceBoxesDetector) on the AFW-scenes pack."""
+CURVE_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def negative_images(folder: str | Path) -> list[Path]:
+    """The image files of a face-free folder (sorted); InputError when there are none."""
+    from ..errors import InputError
+    from ..io.images import IMAGE_SUFFIXES
+
+    root = Path(folder)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) \
+        if root.is_dir() else []
+    if not files:
+        raise InputError(f"{root}: no images (--negatives takes a folder of face-free photos)")
+    return files
+
+
+def _detect_all(detector, paths: list[Path], progress: bool, what: str) -> list[np.ndarray]:
+    """Detections down to a score of 0.05 for each image (the kept boxes above any higher threshold are the same:
+    NMS runs over the boxes above the threshold asked for, highest first)."""
     from ..io.images import read_image
 
-    paths, gts = load_afw_scenes(data)
     thr = detector.score_threshold
-    detector.score_threshold = min(thr, 0.05)  # low threshold for AP; recall uses > thr (same NMS result)
+    detector.score_threshold = min(thr, 0.05)
     try:
         it = paths
         if progress:
             from tqdm import tqdm
-            it = tqdm(paths, desc=f"detect ({detector.name})", leave=False, disable=None)
-        dets = [detector(read_image(p)) for p in it]
+            it = tqdm(paths, desc=f"{what} ({detector.name})", leave=False, disable=None)
+        return [detector(read_image(p)) for p in it]
     finally:
         detector.score_threshold = thr
+
+
+def pr_curve(all_dets: list[np.ndarray], all_gts: list[np.ndarray], neg_dets: list[np.ndarray] | None,
+             thresholds=CURVE_THRESHOLDS, iou_thr: float = 0.4) -> list[dict]:
+    """Per score threshold: AFW recall and precision at ``iou_thr`` (precision is a lower bound: unannotated
+    faces count as false), detections per AFW image and, with ``neg_dets``, false faces per face-free photo."""
+    n_gt = sum(len(g) for g in all_gts)
+    rows = []
+    for t in thresholds:
+        above = [d[d[:, 4] > t] for d in all_dets]
+        tp = sum(int(match_detections(d, g, iou_thr)[0].sum()) for d, g in zip(above, all_gts))
+        n_det = sum(len(d) for d in above)
+        row = {"threshold": t, "recall": 100.0 * tp / max(n_gt, 1), "precision": 100.0 * tp / max(n_det, 1),
+               "detections_per_image": n_det / max(len(all_dets), 1)}
+        if neg_dets is not None:
+            row["false_per_image"] = float(np.mean([(d[:, 4] > t).sum() for d in neg_dets]))
+        rows.append(row)
+    return rows
+
+
+def format_curve(name: str, rows: list[dict]) -> str:
+    neg = "false_per_image" in rows[0]
+    lines = [f"{name}: score threshold vs AFW recall / precision @IoU0.4" + (" and false faces per face-free photo"
+                                                                            if neg else ""),
+             f"{'threshold':>9}  {'recall %':>8}  {'precision %':>11}  {'dets/img':>8}" + (f"  {'false/img':>9}"
+                                                                                          if neg else "")]
+    for r in rows:
+        lines.append(f"{r['threshold']:>9.2f}  {r['recall']:>8.2f}  {r['precision']:>11.2f}  "
+                     f"{r['detections_per_image']:>8.2f}" + (f"  {r['false_per_image']:>9.3f}" if neg else ""))
+    return "\n".join(lines)
+
+
+def evaluate_detector(detector, data: str | Path, repeats: int = 20, progress: bool = True,
+                      negatives: str | Path | None = None) -> dict:
+    """All detection metrics of ``detector`` on the AFW-scenes pack; with ``negatives`` (a folder of face-free
+    photos) also ``false_per_image``: the mean number of faces it reports per photo there."""
+    from ..io.images import read_image
+
+    paths, gts = load_afw_scenes(data)
+    thr = detector.score_threshold
+    dets = _detect_all(detector, paths, progress, "detect")
+    neg = _detect_all(detector, negative_images(negatives), progress, "negatives") if negatives else None
     out = detection_metrics(dets, gts, thr)
+    out["detections_per_image"] = out["dets_per_image"]
+    if neg is not None:
+        out["false_per_image"] = float(np.mean([(d[:, 4] > thr).sum() for d in neg]))
+        out["n_negatives"] = len(neg)
+    out["curve"] = pr_curve(dets, gts, neg)
     out["misses"] = {f"iou_{t}": miss_causes(dets, gts, thr, t) for t in IOUS}
     out["score_threshold"] = thr
     out["latency_ms_720p"] = latency_720p(detector, read_image(paths[0]), repeats)
@@ -170,6 +233,8 @@ def format_table(results: dict[str, dict]) -> str:
             ("AP @IoU0.4 %", lambda r: f"{r['ap']['iou_0.4']:.2f}"),
             ("AP @IoU0.5 %", lambda r: f"{r['ap']['iou_0.5']:.2f}"),
             ("detections / image", lambda r: f"{r['dets_per_image']:.2f}"),
+            ("false faces / face-free photo", lambda r: f"{r['false_per_image']:.3f}" if "false_per_image" in r
+             else "-"),
             ("score threshold", lambda r: f"{r['score_threshold']:.2f}"),
             ("latency 1280x720 ms", lambda r: f"{r['latency_ms_720p']:.1f}")]
     if all("misses" in results[n] for n in names):
@@ -233,11 +298,18 @@ def _run(args: argparse.Namespace) -> int:
     det = load_detector(spec, threads=args.threads, **over, **flip)
     if args.flip:
         det.name = f"{det.name}+flip"
-    results[det.name] = evaluate_detector(det, args.data, args.repeats)
+    results[det.name] = evaluate_detector(det, args.data, args.repeats, negatives=args.negatives)
     if args.compare_reference and not args.reference:
         ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, **over)
-        results[ref.name] = evaluate_detector(ref, args.data, args.repeats)
+        results[ref.name] = evaluate_detector(ref, args.data, args.repeats, negatives=args.negatives)
+    if args.compare:
+        other = load_detector(args.compare, threads=args.threads, **over)
+        other.name = other.name if other.name not in results else f"{other.name} (compare)"
+        results[other.name] = evaluate_detector(other, args.data, args.repeats, negatives=args.negatives)
     print(format_table(results))
+    for name, r in results.items():
+        if "curve" in r:
+            print(format_curve(name, r["curve"]))
     tradeoff = {}
     if args.tradeoff:
         for name, d in [(det.name, det)] + ([(ref.name, ref)] if len(results) > 1 else []):
@@ -265,7 +337,12 @@ def register_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="the afw-scenes folder (images/ + annotations.npz)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--reference", metavar="DIR", help="evaluate 3DDFA_V2's FaceBoxesProd.pth in DIR")
-    g.add_argument("--weights", metavar="FILE", help="evaluate a detector .onnx or .pth")
+    g.add_argument("--weights", metavar="SPEC",
+                   help="evaluate this detector: a name (retinaface, faceboxes, faceboxes_int8), a .onnx or a .pth "
+                        "(default: the default detector)")
+    p.add_argument("--compare", metavar="SPEC", help="also evaluate this detector spec and print both side by side")
+    p.add_argument("--negatives", metavar="DIR",
+                   help="a folder of face-free photos (e.g. examples/negatives): report false faces per photo")
     p.add_argument("--compare-reference", metavar="DIR",
                    help="also evaluate the reference FaceBoxes in DIR and print both side by side")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")

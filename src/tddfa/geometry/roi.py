@@ -11,15 +11,18 @@ BOX_SCALE = 1.58  # detector box side -> ROI side
 BOX_SHIFT = 0.14  # centre moved down by this fraction of the box side (detector boxes sit high)
 
 
-def roi_from_box(boxes: np.ndarray, scale: float = BOX_SCALE) -> np.ndarray:
+def roi_from_box(boxes: np.ndarray, scale: float = BOX_SCALE,
+                 shift: tuple[float, float] = (0.0, BOX_SHIFT)) -> np.ndarray:
     """ROIs ``(N, 4)`` from detector boxes ``(N, 4+)`` (``x1, y1, x2, y2``, extra columns ignored).
 
-    ``scale`` (ROI side / box side) is the regressor's: 1.58 for 3DDFA_V2's models; ours, trained on
-    landmark ROIs, carry their own (``roi_box_scale`` in the model JSON)."""
+    The ROI is the square of side ``scale`` x box side (the mean of width and height) centred on the box centre
+    moved by ``shift`` ``(dx, dy)`` box sides. The defaults are 3DDFA_V2's rule for its FaceBoxes; a detector
+    calibrated against landmark ROIs carries its own ``scale`` and ``shift``
+    (:func:`tddfa.train.roi_scale.fit_box_to_roi`)."""
     b = np.asarray(boxes, np.float64).reshape(-1, np.shape(boxes)[-1])[:, :4]
     old = ((b[:, 2] - b[:, 0]) + (b[:, 3] - b[:, 1])) / 2
-    cx = b[:, 2] - (b[:, 2] - b[:, 0]) / 2
-    cy = b[:, 3] - (b[:, 3] - b[:, 1]) / 2 + old * BOX_SHIFT
+    cx = b[:, 2] - (b[:, 2] - b[:, 0]) / 2 + old * shift[0]
+    cy = b[:, 3] - (b[:, 3] - b[:, 1]) / 2 + old * shift[1]
     size = np.floor(old * scale)  # the reference truncates with int()
     return np.stack([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2], axis=1)
 

@@ -34,6 +34,8 @@ class RegressorSpec:
     card: str = ""
     roi_box_scale: float = 1.58  # detector box side -> crop side (see tddfa.geometry.roi_from_box)
     verify_threshold: float = 0.08  # face/no-face re-crop test (see tddfa.train.verify_threshold)
+    # trained on landmark ROIs (ours): a detector calibrated against them (``box_to_roi``) supplies the crop rule
+    landmark_rois: bool = False
 
     def load_face_model(self) -> FaceModel:
         if self.face_model.startswith("reference:"):
@@ -52,7 +54,8 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
                          param_std=np.asarray(cfg["param_std"], np.float32),
                          face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""),
                          roi_box_scale=float(cfg.get("roi_box_scale", 1.58)),
-                         verify_threshold=float(cfg.get("verify_threshold", 0.08)))
+                         verify_threshold=float(cfg.get("verify_threshold", 0.08)),
+                         landmark_rois="roi_box_scale" in cfg)
 
 
 def _reference_spec(ref_dir: Path) -> RegressorSpec:
@@ -122,4 +125,4 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
     return RegressorSpec(name=pth.stem, onnx=onnx, arch=cfg["arch"], input_size=cfg.get("input_size", 120),
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"),
-                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)))
+                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)), landmark_rois="roi_box_scale" in cfg)

@@ -59,3 +59,33 @@ def measure_roi_box_scale(detector, data_300w: str | Path, split: str = "train",
             "ratio_p10_p90": [float(v) for v in np.percentile(r, [10, 90])],
             "centre_offset_median": [float(v) for v in np.median(np.asarray(offsets), axis=0)],
             "n_faces": int(len(r)), "missed": int(missed), "split": split}
+
+
+def fit_box_to_roi(detector, data_300w: str | Path, split: str = "train", step: int = 1) -> dict:
+    """Fit the box -> ROI mapping of :func:`tddfa.geometry.roi_from_box` for ``detector`` so that its ROIs match
+    ``roi_from_landmarks`` of the annotations of a 300W ``split`` (AFW excluded): ``scale`` = median landmark-ROI
+    side over box side (box side = mean of width and height), ``shift`` = median ``(dx, dy)`` of the landmark ROI's
+    centre from the box centre, in box sides. Also reports the IoU of the fitted ROIs with the landmark ROIs."""
+    faces = iter_300w(data_300w, split, step)
+    n = next(faces)
+    rows, missed = [], 0
+    for img, pts in faces:
+        dets = np.asarray(detector(img), np.float64).reshape(-1, 5)
+        iou = iou_matrix(dets[:, :4], box_from_landmarks(pts[None]))[:, 0] if len(dets) else np.zeros(0)
+        if not len(dets) or iou.max() < 0.3:
+            missed += 1
+            continue
+        b = dets[int(iou.argmax()), :4]
+        lm = roi_from_landmarks(pts[None])[0]
+        side = ((b[2] - b[0]) + (b[3] - b[1])) / 2
+        rows.append([(lm[2] - lm[0]) / side, ((lm[0] + lm[2]) - (b[0] + b[2])) / 2 / side,
+                     ((lm[1] + lm[3]) - (b[1] + b[3])) / 2 / side, *b, *lm])
+    if not rows:
+        raise InputError(f"the detector found none of the {n} faces")
+    r = np.asarray(rows)
+    scale, sx, sy = (float(np.median(r[:, k])) for k in range(3))
+    fitted = roi_from_box(r[:, 3:7], scale=scale, shift=(sx, sy))
+    ious = np.diag(iou_matrix(fitted, r[:, 7:11]))
+    return {"scale": scale, "shift": [sx, sy], "scale_p10_p90": [float(v) for v in np.percentile(r[:, 0], [10, 90])],
+            "roi_iou_median": float(np.median(ious)), "roi_iou_p10": float(np.percentile(ious, 10)),
+            "n_faces": int(len(r)), "missed": int(missed), "split": split}

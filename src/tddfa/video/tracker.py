@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..api import Face, FaceAligner
-from ..geometry import camera_to_image, roi_from_box, roi_from_landmarks
+from ..geometry import camera_to_image, roi_from_landmarks
 from ..geometry.consistency import (  # noqa: F401
     RECROP_SCALE,
     RECROP_SHIFT,
@@ -214,7 +214,7 @@ class FaceTracker:
         if len(dets) == 0:
             self.lost.extend(failed)
             return
-        det_rois = roi_from_box(dets[:, :4], scale=self.aligner.spec.roi_box_scale)
+        det_rois = self.aligner.rois_from_boxes(dets[:, :4])
         # live tracks keep their alignment; a detection overlapping one is the same face
         taken = set()
         if alive:

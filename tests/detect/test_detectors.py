@@ -1,12 +1,12 @@
-"""The detector on real and synthetic images, through whichever FaceBoxes ONNX is available:
-our shipped default, else the reference weights exported once (needs torch and ../shared)."""
+"""The detectors on real and synthetic images: the default (RetinaFace, fetched once with pip), our FaceBoxes
+and its INT8 copy, else the reference FaceBoxes exported once (needs torch and ../shared)."""
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from tddfa.detect import DEFAULT_ONNX, load_detector
+from tddfa.detect import FACEBOXES_ONNX, load_detector
 from tddfa.detect.boxes import iou_matrix
 from tddfa.errors import InputError, ModelNotAvailableError
 
@@ -14,17 +14,17 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 REF = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "3ddfa_v2"
 
 
-# the shipped default, its INT8 copy, and the INT8 copy with the mirrored pass (issue 4's configuration)
-SHIPPED = {"default": ("default", {}), "int8": ("faceboxes_int8", {}),
+# the default (RetinaFace), the shipped FaceBoxes, its INT8 copy, and the INT8 copy with the mirrored pass
+SHIPPED = {"retinaface": ("default", {}), "faceboxes": ("faceboxes", {}), "int8": ("faceboxes_int8", {}),
            "int8_flip": ("faceboxes_int8", {"flip": True, "box_voting": True})}
 
 
 @pytest.fixture(scope="module", params=list(SHIPPED))
 def detector(request):
-    if DEFAULT_ONNX.exists():
+    if FACEBOXES_ONNX.exists():
         spec, kw = SHIPPED[request.param]
         return load_detector(spec, **kw)
-    if request.param != "default":
+    if request.param != "faceboxes":
         pytest.skip("no shipped detector")
     if not (REF / "FaceBoxesProd.pth").exists():
         pytest.skip("no shipped detector and no reference FaceBoxes weights in ../shared")
@@ -100,16 +100,9 @@ def test_unknown_spec_is_clear_error(tmp_path):
 
 
 def test_a_shipped_detector_resolves_by_name():
-    if not DEFAULT_ONNX.exists():
+    if not FACEBOXES_ONNX.exists():
         pytest.skip("no detector ships")
-    assert load_detector(DEFAULT_ONNX.stem).onnx_path == DEFAULT_ONNX
-
-
-def test_default_missing_message():
-    if DEFAULT_ONNX.exists():
-        pytest.skip("a default detector ships")
-    with pytest.raises(ModelNotAvailableError, match="reference:"):
-        load_detector("default")
+    assert load_detector(FACEBOXES_ONNX.stem).onnx_path == FACEBOXES_ONNX
 
 
 @pytest.mark.parametrize("hw", [(1, 1), (7, 13), (607, 1080)])
@@ -124,9 +117,9 @@ def test_to_blob_equals_opencv_blob(hw):
 
 
 def test_box_voting_keeps_the_same_faces_and_scores(astronaut):
-    if not DEFAULT_ONNX.exists():
+    if not FACEBOXES_ONNX.exists():
         pytest.skip("needs the shipped detector")
-    plain, voted = load_detector("default", box_voting=False), load_detector("default", box_voting=True)
+    plain, voted = load_detector("faceboxes", box_voting=False), load_detector("faceboxes", box_voting=True)
     a, b = plain(astronaut), voted(astronaut)
     # voting moves boxes, never adds, drops or rescores them
     np.testing.assert_array_equal(a[:, 4], b[:, 4])
@@ -137,9 +130,9 @@ def test_box_voting_keeps_the_same_faces_and_scores(astronaut):
 
 
 def test_flip_finds_the_face_where_it_is(astronaut):
-    if not DEFAULT_ONNX.exists():
+    if not FACEBOXES_ONNX.exists():
         pytest.skip("needs the shipped detector")
-    det, flip = load_detector("default"), load_detector("default", flip=True)
+    det, flip = load_detector("faceboxes"), load_detector("faceboxes", flip=True)
     _check(flip(astronaut))
     # a mirrored image's boxes are mirrored back: the top face box stays on the face
     assert iou_matrix(flip(astronaut)[:1, :4], det(astronaut)[:1, :4])[0, 0] > 0.7
@@ -151,11 +144,11 @@ def test_flip_finds_the_face_where_it_is(astronaut):
 
 
 def test_explicit_threshold_also_sets_the_verified_one():
-    if not DEFAULT_ONNX.exists():
+    if not FACEBOXES_ONNX.exists():
         pytest.skip("needs the shipped detector")
-    d = load_detector("default", score_threshold=0.7, verified_threshold=0.3)
+    d = load_detector("faceboxes", score_threshold=0.7, verified_threshold=0.3)
     assert (d.score_threshold, d.verified_threshold) == (0.7, 0.3)
-    assert load_detector("default", score_threshold=0.7).verified_threshold == 0.7
+    assert load_detector("faceboxes", score_threshold=0.7).verified_threshold == 0.7
 
 
 def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
@@ -172,7 +165,7 @@ def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
     pth = MODELS_DIR / cfg["quantized_from"]["model"]
     assert hashlib.sha256(pth.read_bytes()).hexdigest() == cfg["quantized_from"]["sha256"]  # not a stale copy
     img = read_image(Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg")
-    fp32, int8 = load_detector("default")(img), load_detector("faceboxes_int8")(img)
+    fp32, int8 = load_detector("faceboxes")(img), load_detector("faceboxes_int8")(img)
     face = fp32[np.argmax(fp32[:, 4])]
     best = iou_matrix(face[None, :4], int8[:, :4]).max()
     assert best > 0.9 and abs(len(int8) - len(fp32)) <= 1

@@ -1,0 +1,98 @@
+"""Choose the default detector's score threshold on real scenes, never on AFW or AFLW2000-3D.
+
+    pip download --no-deps yuface==2023.5.1 -d DL && pip install --no-deps --target YU DL/yuface-*.whl
+    python benchmarks/detector_threshold.py --scenes ../shared/data/scenes-wider200/images --yuface-path YU
+
+Data: the 200 WIDER FACE scenes of ``scenes-wider200`` (training material). Pseudo ground truth: the faces two
+teachers agree on (IoU >= 0.5) on the image upscaled 2x: RetinaFace without an input cap and YuNet (``yuface``,
+libfacedetection, BSD-3), both at score > 0.8; the box is RetinaFace's. Faces of side >= 20 px must be found;
+a detection on a smaller pseudo-face or on anything either teacher reports at > 0.3 counts neither way. The
+deployed detector (``load_detector("default")``, input capped at 416 px) runs on the original image. Rule:
+the threshold of the ``eval.detection`` grid with the largest F1 at IoU 0.4, ties to the higher threshold.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tddfa.detect import InputPolicy, load_detector
+from tddfa.detect.boxes import iou_matrix
+from tddfa.eval.detection import CURVE_THRESHOLDS, match_detections
+
+MIN_SIDE, TEACHER_SCORE, LOOSE_SCORE = 20.0, 0.8, 0.3
+
+
+def yunet_boxes(yuface, img: np.ndarray, conf: float) -> np.ndarray:
+    confs, xywh, _ = yuface.detect(img, conf=conf)
+    xywh = np.asarray(xywh, np.float32).reshape(-1, 4)
+    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:], np.asarray(confs, np.float32)[:, None] / 100], 1)
+
+
+def pseudo_labels(teacher, yuface, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(must (G, 4), loose (L, 4))`` in original pixels: agreed faces >= MIN_SIDE, and everything else that
+    either teacher reports at > LOOSE_SCORE (detections there are ignored)."""
+    big = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    r = teacher(big, score_threshold=LOOSE_SCORE)
+    r[:, :4] /= 2
+    y = yunet_boxes(yuface, big, LOOSE_SCORE)
+    y[:, :4] /= 2
+    rs, ys = r[r[:, 4] > TEACHER_SCORE], y[y[:, 4] > TEACHER_SCORE]
+    agreed = rs[(iou_matrix(rs[:, :4], ys[:, :4]) >= 0.5).any(1)] if len(rs) and len(ys) else rs[:0]
+    side = ((agreed[:, 2] - agreed[:, 0]) + (agreed[:, 3] - agreed[:, 1])) / 2
+    return agreed[side >= MIN_SIDE, :4], np.concatenate([r[:, :4], y[:, :4]])
+
+
+def score(dets: list[np.ndarray], must: list[np.ndarray], loose: list[np.ndarray], t: float) -> dict:
+    tp = fp = n_gt = 0
+    for d, g, lo in zip(dets, must, loose):
+        d = d[d[:, 4] > t]
+        hit_d, _ = match_detections(d, g, 0.4)
+        n_gt += len(g)
+        tp += int(hit_d.sum())
+        rest = d[~hit_d]
+        if len(rest) and len(lo):
+            rest = rest[iou_matrix(rest[:, :4], lo).max(1) < 0.4]
+        fp += len(rest)
+    rec, prec = tp / max(n_gt, 1), tp / max(tp + fp, 1)
+    return {"threshold": t, "recall": 100 * rec, "precision": 100 * prec,
+            "f1": 100 * (2 * rec * prec / max(rec + prec, 1e-12)), "faces": n_gt, "false": fp}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", required=True, help="folder of scene photos (scenes-wider200/images)")
+    ap.add_argument("--yuface-path", required=True, help="folder that yuface was installed into (--target)")
+    ap.add_argument("--json", help="write the curve and the choice as JSON")
+    args = ap.parse_args()
+    sys.path.insert(0, args.yuface_path)
+    import yuface
+
+    paths = sorted(Path(args.scenes).glob("*.jpg"))
+    teacher = load_detector("default", policy=InputPolicy(None, None))
+    student = load_detector("default")
+    dets, must, loose = [], [], []
+    for p in paths:
+        img = cv2.imread(str(p))
+        g, lo = pseudo_labels(teacher, yuface, img)
+        must.append(g)
+        loose.append(lo)
+        dets.append(student(img, score_threshold=0.05))
+    rows = [score(dets, must, loose, t) for t in CURVE_THRESHOLDS]
+    best = max(rows, key=lambda r: (round(r["f1"], 6), r["threshold"]))
+    print(f"{len(paths)} scenes, {rows[0]['faces']} pseudo-labelled faces of side >= {MIN_SIDE:.0f} px")
+    print(f"{'threshold':>9}  {'recall %':>8}  {'precision %':>11}  {'F1':>6}  {'false':>5}")
+    for r in rows:
+        print(f"{r['threshold']:>9.2f}  {r['recall']:>8.2f}  {r['precision']:>11.2f}  {r['f1']:>6.2f}  {r['false']:>5d}")
+    print(f"chosen threshold: {best['threshold']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"curve": rows, "chosen": best["threshold"]}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
