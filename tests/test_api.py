@@ -142,3 +142,14 @@ def test_default_finds_one_face_on_the_example_and_none_on_face_free_photos(bfm,
     assert 150 < (x1 + x2) / 2 < 300 and 60 < (y1 + y2) / 2 < 200
     negatives = sorted((Path(__file__).resolve().parents[1] / "examples" / "negatives").glob("*.jpg"))
     assert negatives and all(al(str(p)) == [] for p in negatives)
+
+
+def test_list_models_names_resolve():
+    import tddfa
+    from tddfa.runtime.registry import resolve_regressor
+
+    names = tddfa.list_models()
+    assert names["regressors"][0] == names["detectors"][0] == "default"
+    assert "retinaface" in names["detectors"] and "faceboxes" in names["detectors"]
+    for n in names["regressors"]:
+        assert resolve_regressor(n).onnx.exists()

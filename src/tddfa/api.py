@@ -82,6 +82,17 @@ class Regressor:
 FAST = {"model": "tddfa_mb05_int8", "detector": "default", "refine": 0}
 
 
+def list_models() -> dict[str, list[str]]:
+    """Names accepted as ``model=`` and ``detector=`` specs: ``{"regressors": [...], "detectors": [...]}``, each
+    with ``"default"`` first; paths and ``"reference:DIR"`` are accepted too."""
+    from .detect import DEFAULT as DEFAULT_DETECTOR, MODELS_DIR
+
+    regs = sorted(p.stem for p in MODELS_DIR.glob("*.json")
+                  if p.stem != "default" and p.with_suffix(".onnx").exists() and "param_mean" in p.read_text())
+    dets = sorted(p.stem for p in MODELS_DIR.glob("faceboxes*.onnx"))
+    return {"regressors": ["default", *regs], "detectors": ["default", DEFAULT_DETECTOR, *dets]}
+
+
 class FaceAligner:
     """Detect faces and regress their 3DMM parameters.
 

@@ -88,9 +88,7 @@ def resolve_regressor(spec: str | Path = "default") -> RegressorSpec:
     if s == "default":
         default = MODELS_DIR / "default.json"
         if not default.exists():
-            raise ModelNotAvailableError(
-                "no default regressor ships with this version yet; pass --reference DIR (3DDFA_V2 weights) "
-                "or --weights FILE")
+            raise ModelNotAvailableError(f"{default} is missing: the installation is incomplete (reinstall tddfa)")
         s = json.loads(default.read_text())["regressor"]
         p = Path(s)
     if p.suffix == ".onnx" and p.exists():
@@ -126,3 +124,4 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"),
                          roi_box_scale=float(cfg.get("roi_box_scale", 1.58)), landmark_rois="roi_box_scale" in cfg)
+
