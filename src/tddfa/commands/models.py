@@ -29,6 +29,14 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list(args: argparse.Namespace) -> int:
+    from ..api import list_models
+
+    for kind, names in list_models().items():
+        print(f"{kind}: {', '.join(names)}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="provision and inspect the face model and the face detector")
     s = p.add_subparsers(dest="models_command", required=True)
@@ -40,3 +48,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.set_defaults(func=_fetch)
     i = s.add_parser("info", help="where the face model and the detector are cached, and their licences")
     i.set_defaults(func=_info)
+    ls = s.add_parser("list", help="the regressor and detector names that --model and --detector accept")
+    ls.set_defaults(func=_list)
