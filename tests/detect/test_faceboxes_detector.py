@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 REF = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "3ddfa_v2"
 
 
-# the shipped default, its INT8 copy, and the INT8 copy with the mirrored pass (issue 4's configuration)
+# the shipped default, its INT8 copy, and the INT8 copy with the mirrored pass (the fast configuration)
 SHIPPED = {"default": ("default", {}), "int8": ("faceboxes_int8", {}),
            "int8_flip": ("faceboxes_int8", {"flip": True, "box_voting": True})}
 
@@ -169,7 +169,9 @@ def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
 
     js = MODELS_DIR / "faceboxes_int8.json"
     cfg = json.loads(js.read_text())
-    pth = MODELS_DIR / cfg["quantized_from"]["model"]
+    from tddfa.runtime.registry import CHECKPOINTS_DIR
+
+    pth = CHECKPOINTS_DIR / cfg["quantized_from"]["model"]
     assert hashlib.sha256(pth.read_bytes()).hexdigest() == cfg["quantized_from"]["sha256"]  # not a stale copy
     img = read_image(Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg")
     fp32, int8 = load_detector("default")(img), load_detector("faceboxes_int8")(img)

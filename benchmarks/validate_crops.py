@@ -2,7 +2,7 @@
 
 Each face: ROI from its annotated landmarks (``roi_from_landmarks``), 10 frames of the stability protocol's random
 similarity transforms (``tddfa.eval.stability``), predictions mapped back; NME and jitter normalised by
-sqrt(w * h) of the landmark box. Usage: ``python scripts/validate_crops.py [--model default] [--step 1]``.
+sqrt(w * h) of the landmark box. Usage: ``python benchmarks/validate_crops.py [--model default] [--step 1]``.
 """
 from __future__ import annotations
 

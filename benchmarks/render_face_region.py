@@ -1,6 +1,6 @@
 """Render the derived BFM face region (no neck, no ears) from the front and the side: docs/face_region.png.
 
-Usage: python scripts/render_face_region.py [--out docs/face_region.png]
+Usage: python benchmarks/render_face_region.py [--out docs/face_region.png]
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Make the README gallery: every image output for the bundled example, as ``docs/gallery/*.jpg``,
 plus ``docs/gallery/gallery.md`` (a markdown table to paste into the README).
 
-    python scripts/make_gallery.py                      # shipped model and detector
-    python scripts/make_gallery.py --reference ../shared/data/reference/3ddfa_v2 --face-model bfm
+    python benchmarks/make_gallery.py                      # shipped model and detector
+    python benchmarks/make_gallery.py --reference ../shared/data/reference/3ddfa_v2 --face-model bfm
 
 Each tile is cropped around the face(s) so details show; ``composite`` is the whole image.
 """
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
     md = ["| output | image |", "|---|---|"]
     md += [f"| `{k}`: {CAPTIONS[k]} | ![{k}](docs/gallery/{name}) |" for k, name in rows]
-    head = (f"Made by `python scripts/make_gallery.py` from `{Path(args.image).name}` with model "
+    head = (f"Made by `python benchmarks/make_gallery.py` from `{Path(args.image).name}` with model "
             f"`{aligner.spec.name}` and face model `{fm.name}`.\n\n")
     (out_dir / "gallery.md").write_text(head + "\n".join(md) + "\n")
     print(head + "\n".join(md))

@@ -1,6 +1,6 @@
 """Element-wise mean of detector state dicts (a "weight soup" of runs on one trajectory).
 
-Usage: ``python scripts/average_weights.py A.pth B.pth [...] -o OUT.pth`` (plain state dicts or detector checkpoints, read
+Usage: ``python benchmarks/average_weights.py A.pth B.pth [...] -o OUT.pth`` (plain state dicts or detector checkpoints, read
 as ``train-detector`` reads them: their EMA weights; integer buffers such as BatchNorm's batch counter come from the
 first file). Export ``OUT.pth`` as any checkpoint, e.g.
 ``tddfa train-detector --config C --export --checkpoint OUT.pth --out DIR``.

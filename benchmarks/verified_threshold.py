@@ -5,7 +5,7 @@ other people's faces in the crops ignored), never AFW or AFLW2000-3D. Each face 
 (detector, alignment, re-crop test) is scored by the box of its 68 predicted landmarks against the face's tight
 68-point box; the rule is the threshold with the best F1 at IoU 0.5, averaged over the two sets.
 
-Usage: ``python scripts/verified_threshold.py [--model SPEC] [--thresholds 0.5 0.4 ...]`` (needs torch for the sets)
+Usage: ``python benchmarks/verified_threshold.py [--model SPEC] [--thresholds 0.5 0.4 ...]`` (needs torch for the sets)
 """
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ made by ``tddfa prepare-data``), so a detector trained on more turned faces is j
 a third set ``group`` of 120 group photos of the test faces (``MosaicGenerator(p_group=1)``, seed 3000).
 
 With ``--teacher-boxes NPZ`` (``tddfa train-detector --make-teacher-boxes``) other people's faces in the test crops
-are ignored: detections on them are not counted as false alarms (session 6; earlier sessions scored without).
+are ignored: detections on them are not counted as false alarms.
 
-Usage: ``python scripts/detector_val.py CKPT_OR_PTH... [--data-300w DIR] [--profiles NPZ] [--teacher-boxes NPZ]``
+Usage: ``python benchmarks/detector_val.py CKPT_OR_PTH... [--data-300w DIR] [--profiles NPZ] [--teacher-boxes NPZ]``
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--data-300w", default="../shared/data/300w")
     ap.add_argument("--profiles", default="cache/train/val_profiles.npz")
     ap.add_argument("--teacher-boxes", help="ignore other people's faces in the crops (npz of --make-teacher-boxes)")
-    ap.add_argument("--group", action="store_true", help="also a third set of group photos (session 7)")
+    ap.add_argument("--group", action="store_true", help="also a third set of group photos")
     args = ap.parse_args()
     torch.set_num_threads(1)
     sets = val_sets(args.data_300w, args.profiles,

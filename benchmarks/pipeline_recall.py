@@ -4,7 +4,7 @@ A face counts as found when a returned face's box matches its tight 68-point box
 detector's box and the box of the face's own 68 predicted landmarks are scored, with and without the
 face/no-face check (``verify``). Test data: report, never tune on it.
 
-Usage: ``python scripts/pipeline_recall.py [DETECTOR_SPEC...] [--data DIR] [--refine N]`` (``default``, ``reference:DIR``, a file)
+Usage: ``python benchmarks/pipeline_recall.py [DETECTOR_SPEC...] [--data DIR] [--refine N]`` (``default``, ``reference:DIR``, a file)
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ replicated borders so the detector sees a face in a frame). For each refine coun
 annotated tight 68-point box (IoU >= 0.3); NME = mean 2D landmark error / sqrt(w * h) of that box, in %, over the
 faces every setting found (so the settings are compared on the same faces); the faces each setting lost are counted.
 
-Usage: ``python scripts/validate_refine.py [--model default] [--refine 0 1 2] [--step 1]``
+Usage: ``python benchmarks/validate_refine.py [--model default] [--refine 0 1 2] [--step 1]``
 """
 from __future__ import annotations
 

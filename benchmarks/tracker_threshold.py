@@ -4,7 +4,7 @@ For every STEP-th face: its ROI from the annotated landmarks (as tracking crops)
 versions (``tddfa.eval.stability.cut_aways``: ROI painted black, noise, or another photo's piece). Signals: the 1-crop check (landmarks vs a shifted,
 enlarged re-crop) and the 3-crop check (the two shifted crops of ``FaceAligner(crops=3)``). The re-crop check's
 threshold (0.03) sets a false-alarm rate on intact faces; the 3-crop threshold with the same rate is printed, with
-how many cut-away faces each catches. Usage: ``python scripts/tracker_threshold.py [--step 2]``.
+how many cut-away faces each catches. Usage: ``python benchmarks/tracker_threshold.py [--step 2]``.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ as is and downscaled by 0.5 and 0.3 (faces about 128, 64 and 38 px wide). Ground
 in ``tddfa eval detection`` on AFW; recall counts boxes above each detector's own threshold. This separates "finds a
 face" from "finds faces in a scene": held-out faces, never AFW or AFLW2000-3D.
 
-Usage: ``python scripts/detector_crops.py [SPEC...] [--data-300w DIR]`` (SPEC: ``default``, ``reference:DIR``, a file)
+Usage: ``python benchmarks/detector_crops.py [SPEC...] [--data-300w DIR]`` (SPEC: ``default``, ``reference:DIR``, a file)
 """
 from __future__ import annotations
 
