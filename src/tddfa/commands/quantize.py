@@ -39,12 +39,14 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_detector(pth, out, args.pack)
     src_json = pth.with_suffix(".json")
+    if not src_json.exists():  # a checkpoint in checkpoints/: its settings are those of the shipped model
+        src_json = MODELS_DIR / f"{pth.stem}.json"
     cfg = json.loads(src_json.read_text()) if src_json.exists() else {}
     keep = ("score_threshold", "nms_threshold", "max_height", "max_width", "input", "box_voting", "flip")
     cfg = {k: cfg[k] for k in keep if k in cfg}
     cfg.update(name=out.stem, arch="faceboxes (pooling branches as 3x3 convolutions)",
                card=f"INT8 copy of {pth.name} (static, calibrated on 24 training mosaics of 300W train faces; first "
-                    "convolution in float); see the detector's model card",
+                    "convolution in float); see docs/models.md",
                quantized_from={"model": pth.name, "sha256": hashlib.sha256(pth.read_bytes()).hexdigest()})
     out.with_suffix(".json").write_text(json.dumps(cfg, indent=1))
     print(f"wrote {out} and {out.with_suffix('.json')} (INT8 of {pth})")
