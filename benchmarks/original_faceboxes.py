@@ -1,6 +1,6 @@
 """3DDFA_V2's own FaceBoxes call next to ours on one 720p frame, calls interleaved, one process.
 
-Issue 4 states the reference detector's latency as that of the original code (its ``FaceBoxes_ONNX`` class: Python
+The reference detector's latency is stated as that of the original code (its ``FaceBoxes_ONNX`` class: Python
 prior boxes on every call, ``np.float32`` preprocessing, an ONNX Runtime session with default options). This script
 imports that class from a 3DDFA_V2 checkout **outside this repository** (nothing of it is copied here) and times it
 against our detector's settings::

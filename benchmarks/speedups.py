@@ -1,4 +1,4 @@
-"""Measure candidate speed-ups one by one (issue 7); each is kept only if it measures faster.
+"""Measure candidate speed-ups one by one; each is used only if it measures faster.
 
     python benchmarks/speedups.py --reference ../shared/data/reference/3ddfa_v2 [--only optlevel,int8,int8det,...]
 

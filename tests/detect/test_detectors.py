@@ -162,7 +162,9 @@ def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
 
     js = MODELS_DIR / "faceboxes_int8.json"
     cfg = json.loads(js.read_text())
-    pth = MODELS_DIR / cfg["quantized_from"]["model"]
+    from tddfa.runtime.registry import CHECKPOINTS_DIR
+
+    pth = CHECKPOINTS_DIR / cfg["quantized_from"]["model"]
     assert hashlib.sha256(pth.read_bytes()).hexdigest() == cfg["quantized_from"]["sha256"]  # not a stale copy
     img = read_image(Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg")
     fp32, int8 = load_detector("faceboxes")(img), load_detector("faceboxes_int8")(img)

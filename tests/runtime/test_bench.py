@@ -87,12 +87,11 @@ def test_merge_rounds_keeps_the_least_disturbed_median():
 
 def test_default_bench_frames_hold_the_faces_they_claim(bfm):
     """The 720p "1 face" frame (the contract's pipeline number) gives exactly 1 face through the shipped pipeline,
-    and every pasted face of the "4 faces" frame is found once. (The whole example photo, pasted before, also
-    carried a mission patch and a torso, and the wider head crop the suit's collar, which the detector flagged.)
-    The shipped detector also fires on the noise background: at 1080p (score 0.57, session 4's weights) and, since
-    session 8's weights, once on the 720p 4-face frame (score 0.501, passing the face check at 0.06), so that
-    row times 5 regressions; both are detector weaknesses reported in benchmarks/README.md, not hidden by the
-    frames."""
+    and every pasted face of the "4 faces" frame is found once. (The whole example photo also carries a mission
+    patch and a torso, and a wider head crop the suit's collar, which the detector flags.) The shipped detector
+    can also fire on the noise background (e.g. once on the 720p 4-face frame, score 0.501, passing the face
+    check at 0.06, so that row times 5 regressions); such detector weaknesses are reported in docs/benchmarks.md,
+    not hidden by the frames."""
     from tddfa import FaceAligner
     from tddfa.bench.scenes import SIZES, load_face, scene
     from tddfa.detect.boxes import iou_matrix
@@ -162,7 +161,7 @@ def test_shipped_int8_copies_are_timed_next_to_their_fp32_models():
 
 
 def test_int8_rows_are_compared_with_the_fp32_baseline_pipeline():
-    """Issue 7: the ratio of the all-INT8 pipeline is to the FP32 pipeline with default options; the baseline
+    """The fast setting: the ratio of the all-INT8 pipeline is to the FP32 pipeline with default options; the baseline
     process does not run INT8 rows of its own."""
     from tddfa.bench.runner import assemble
 

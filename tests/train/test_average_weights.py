@@ -1,4 +1,4 @@
-"""``scripts/average_weights.py``: the element-wise mean of state dicts (weight soups)."""
+"""``benchmarks/average_weights.py``: the element-wise mean of state dicts (weight soups)."""
 import importlib.util
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_weights.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "average_weights.py"
 
 
 def _module():

@@ -229,7 +229,7 @@ def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), b
               log=print) -> dict:
     """``refine``: the pipelines' ``FaceAligner(refine=...)`` (``None``: its default). ``fast``: time
     ``FaceAligner.fast()`` (INT8 models) as the pipeline, against a baseline built from the FP32 files they were
-    quantized from (issue 7's baseline), and report the INT8 copies in ``regress_ms``."""
+    quantized from (the fast setting's baseline), and report the INT8 copies in ``regress_ms``."""
     if fast:
         from ..api import FAST
 

@@ -9,8 +9,8 @@ import numpy as np
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "astronaut.jpg"
 SIZES = {"480p": (640, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
 # the astronaut's head, (x, y, side) in the 512x512 example: the whole photo also shows a mission patch and a
-# torso that detectors flag, so a "1 face" frame made from it held 3-4 detections (session 2's numbers); session 4
-# narrowed it from (123, 16, 210) to leave out the suit's collar, which our detector also boxes (score 0.57)
+# torso that detectors flag (3-4 detections in a "1 face" frame); the crop also leaves out the suit's collar,
+# which our detector boxes too (score 0.57)
 EXAMPLE_HEAD = (133, 16, 190)
 
 

@@ -56,7 +56,7 @@ def run_stages(cfg: dict) -> dict:
 
     threads = int(cfg.get("threads") or 1)
     baseline = bool(cfg.get("baseline"))
-    # the fast setting's baseline runs the FP32 files its INT8 models were made from (issue 7)
+    # the fast setting's baseline runs the FP32 files its INT8 models were made from
     fp32 = (cfg.get("baseline_models") or {}) if baseline else {}
     budget = float(cfg.get("budget_s", 1.0))
     if not baseline:

@@ -40,6 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the pipelines' re-crops from each face's own landmarks (default: FaceAligner's, 1)")
     p.add_argument("--fast", action="store_true",
                    help="time FaceAligner.fast() (INT8 mb05 + INT8 detector, refine 0) against the FP32 files they "
-                        "were made from; regress_ms then reports the INT8 copies (issue 7)")
+                        "were made from; regress_ms then reports the INT8 copies")
     p.add_argument("--face", help="face photo pasted into the test frames (default: examples/astronaut.jpg)")
     p.set_defaults(func=_run)

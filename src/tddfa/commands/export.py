@@ -4,7 +4,7 @@ Regressors (``mb1``, ``mb05``, ``mobilenet_v3``, ``resnet22``) get a sibling ``O
 spec and 62-d parameter statistics when those are known (our checkpoints carry them; 3DDFA_V2's come from
 ``--reference DIR``), so ``FaceAligner(model="OUT.onnx")`` and ``tddfa eval aflw2000 --weights OUT.onnx``
 load the result. FaceBoxes exports with dynamic batch, height and width. ``--int8 PACK_300W`` also
-quantizes a regressor to INT8 (static, calibrated on the 300W train split; see ``benchmarks/README.md``).
+quantizes a regressor to INT8 (static, calibrated on the 300W train split; see ``docs/benchmarks.md``).
 
 Examples::
 

@@ -23,12 +23,12 @@ from ..errors import InputError, ModelNotAvailableError
 
 def _run_detector(args: argparse.Namespace, out: Path) -> int:
     from ..bench.quantize import quantize_detector
-    from ..detect import MODELS_DIR
+    from ..runtime.registry import CHECKPOINTS_DIR, MODELS_DIR
 
-    pth = MODELS_DIR / "faceboxes.pth" if args.detector == "default" else Path(args.detector)
+    pth = CHECKPOINTS_DIR / "faceboxes.pth" if args.detector == "default" else Path(args.detector)
     if pth.suffix != ".pth" or not pth.exists():
         raise InputError(f"{pth}: give a FaceBoxes .pth checkpoint (or 'default'); the INT8 graph is exported from it")
-    if out.resolve() == pth.with_suffix(".onnx").resolve():
+    if out.resolve() in (pth.with_suffix(".onnx").resolve(), (MODELS_DIR / f"{pth.stem}.onnx").resolve()):
         raise InputError(f"{out}: would overwrite the detector's own ONNX")
     try:
         import onnx  # noqa: F401
@@ -39,12 +39,14 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_detector(pth, out, args.pack)
     src_json = pth.with_suffix(".json")
+    if not src_json.exists():  # a checkpoint in checkpoints/: its settings are those of the shipped model
+        src_json = MODELS_DIR / f"{pth.stem}.json"
     cfg = json.loads(src_json.read_text()) if src_json.exists() else {}
     keep = ("score_threshold", "nms_threshold", "max_height", "max_width", "input", "box_voting", "flip")
     cfg = {k: cfg[k] for k in keep if k in cfg}
     cfg.update(name=out.stem, arch="faceboxes (pooling branches as 3x3 convolutions)",
                card=f"INT8 copy of {pth.name} (static, calibrated on 24 training mosaics of 300W train faces; first "
-                    "convolution in float); see the detector's model card",
+                    "convolution in float); see docs/models.md",
                quantized_from={"model": pth.name, "sha256": hashlib.sha256(pth.read_bytes()).hexdigest()})
     out.with_suffix(".json").write_text(json.dumps(cfg, indent=1))
     print(f"wrote {out} and {out.with_suffix('.json')} (INT8 of {pth})")
@@ -81,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
         "verify_threshold": spec.verify_threshold}
     digest = hashlib.sha256(Path(spec.onnx).read_bytes()).hexdigest()
     cfg.update(name=out.stem, card=f"INT8 copy of {spec.name} (static, calibrated on every {args.calib_step}th 300W "
-                                    "train crop; first convolution and final layers in float); see MODELS.md",
+                                    "train crop; first convolution and final layers in float); see docs/models.md",
                quantized_from={"model": spec.name, "sha256": digest})
     out.with_suffix(".json").write_text(json.dumps(cfg, indent=1))
     print(f"wrote {out} and {out.with_suffix('.json')} (INT8 of {spec.name})")
@@ -93,7 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                         "on 300W train)")
     p.add_argument("model", nargs="?", help="regressor: shipped name, .onnx with its .json, or .pth")
     p.add_argument("--detector", nargs="?", const="default", metavar="PTH",
-                   help="quantize a FaceBoxes detector instead (default: the shipped faceboxes.pth)")
+                   help="quantize a FaceBoxes detector instead (default: checkpoints/faceboxes.pth of a source checkout)")
     p.add_argument("--pack", required=True, metavar="DIR_300W", help="the 300W pack (its train split calibrates)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--calib-step", type=int, default=10, help="use every n-th train crop (default 10: 202 crops)")

@@ -1,6 +1,6 @@
 """``tddfa train``: train the 62-parameter regressor; ``tddfa train-export``: ship a checkpoint.
 
-    tddfa train --config configs/mb05.json [--out runs/NAME] [--resume] [--smoke]
+    tddfa train --config configs/regressor-mb05-cpu.json [--out cache/recipes/NAME] [--resume] [--smoke]
     tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
     tddfa train-eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
     tddfa train-pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
@@ -129,7 +129,7 @@ def _models_dir() -> Path:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the 3DMM regressor (resumable, logs to runs/NAME/train.log)")
-    p.add_argument("--config", help="JSON or TOML config (configs/mb05.json); defaults otherwise")
+    p.add_argument("--config", help="JSON or TOML config (e.g. configs/regressor-mb05.json); defaults otherwise")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     p.add_argument("--smoke", action="store_true", help="a few steps on a few samples (tests)")
@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
     k = sub.add_parser("train-pack", help="compact WebP copies of the training caches (+ loss vertices) to move "
-                                          "to another machine, e.g. a lent GPU (scripts/train_on_gpu.sh)")
+                                          "to another machine, e.g. a GPU box")
     k.add_argument("--train", nargs="+", default=["cache/train/train.npz"], help="cached splits to pack into one")
     k.add_argument("--val", default="cache/train/val.npz")
     k.add_argument("--out", default="cache/gpu")

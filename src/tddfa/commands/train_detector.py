@@ -1,9 +1,9 @@
 """``tddfa train-detector``: train our FaceBoxes detector (resumable), or export a checkpoint to ship.
 
-    tddfa train-detector --config configs/detector.json [--resume] [--max-steps N]
-    tddfa train-detector --config configs/detector.json --export [--checkpoint best|last|FILE] [--out DIR]
-    tddfa train-detector --config configs/detector_ft.json --make-pools   # build the config's extra face pools
-    tddfa train-detector --config configs/detector_ft2.json --make-teacher-boxes   # other faces in the crops
+    tddfa train-detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
+    tddfa train-detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
+    tddfa train-detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
+    tddfa train-detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-detector", help="train (or export) our FaceBoxes face detector")
-    p.add_argument("--config", default="configs/detector.json", help="JSON overriding the trainer defaults")
+    p.add_argument("--config", default="configs/detector-faceboxes.json", help="JSON overriding the trainer defaults")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--runs", dest="out_runs", default=None, help="override the run folder (config 'out')")

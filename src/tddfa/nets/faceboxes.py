@@ -53,7 +53,7 @@ class CRelu(nn.Module):
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
         """``max_pool2d(self(x), 3, 2, 1)``, the same numbers computed at a quarter of the memory traffic: max
         pooling commutes with ReLU and with the channel concat, so ``x`` and ``-x`` are pooled before either (on a
-        720p frame this removed 2.5 ms of full-size Concat and Relu from a 21.7 ms network, session 11)."""
+        720p frame this removed 2.5 ms of full-size Concat and Relu from a 21.7 ms network)."""
         x = self.bn(self.conv(x))
         pool = partial(F.max_pool2d, kernel_size=3, stride=2, padding=1)
         return F.relu(torch.cat([pool(x), pool(-x)], 1))
@@ -77,7 +77,7 @@ class Inception(nn.Module):
         """Make the pooling branch one 3x3 convolution: a zero-padded 3x3 mean (padding counted, as here) followed
         by a bias-free 1x1 convolution is a 3x3 convolution of the 1x1 filters / 9 at every tap. Same numbers up to
         rounding; for INT8, where ONNX Runtime runs the average pooling as a slow QLinearAveragePool (4.4 of 17 ms at
-        720p, session 11) while a 3x3 integer convolution is cheap."""
+        720p) while a 3x3 integer convolution is cheap."""
         c = self.branch1x1_2.conv
         if not self.pool_folded:
             conv = nn.Conv2d(c.in_channels, c.out_channels, 3, padding=1, bias=False)
@@ -247,7 +247,7 @@ class FaceBoxesInference(nn.Module):
 
     Each source's two heads run as one convolution (:func:`merge_heads`): one convolution and one layout reorder
     fewer per source, same outputs; with :meth:`CRelu.pooled` the 720p network went from 17.9 to 15.0 ms on 1 thread
-    (session 11, 80 interleaved calls).
+    (80 interleaved calls).
     """
 
     def __init__(self, net: FaceBoxesNet):

