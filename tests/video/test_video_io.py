@@ -10,17 +10,9 @@ from tddfa.cli import main
 from tddfa.errors import InputError, UsageError
 from tddfa.video.reader import open_frames
 from tddfa.video.writer import JsonlWriter, VideoWriter
+from video_files import write_video
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
-
-
-def write_video(path, frames, fps=25, fourcc="mp4v"):
-    h, w = frames[0].shape[:2] if frames else (120, 160)
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return path
 
 
 def count_frames(path):

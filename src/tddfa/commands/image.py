@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         return failed[0].exit_code
     out_dir = Path(args.out)
     check_collisions(paths, kinds, out_dir)
-    prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir, hint=" (--out names the output folder)")
     aligner = _make_aligner(args)
     model = aligner.face_model
     dense = model.triangles.shape[0] > 0

@@ -220,11 +220,11 @@ def planned_paths(kinds: Sequence[str], out_dir: str | Path, stem: str) -> list[
     return out
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
+def prepare_out_dir(out_dir: str | Path, hint: str = "") -> Path:
     """Create ``out_dir`` if needed and check that files can be created in it (:class:`OutputError` if not)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: exists and is not a folder (--out names the output folder)")
+        raise OutputError(f"{out_dir}: exists and is not a folder{hint}")
     with _writing(out_dir):
         out_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, dir=out_dir)  # creating a file is the only sure test

@@ -10,7 +10,12 @@ is decoded, so that an image over :data:`MAX_PIXELS` is refused without allocati
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import struct
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -21,6 +26,30 @@ from ..errors import InputError
 MAX_PIXELS = 100_000_000  # refuse decompression bombs (e.g. 10k x 10k)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _HINT = "expected an (H, W, 3) BGR uint8 array (or a file path)"
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null meanwhile: codec libraries (libjpeg's "Corrupt JPEG data", libpng,
+    libtiff, OpenCV's own log and AVI parser) print straight to it, and the error contract is one line of ours."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no usable descriptor 2: nothing to silence
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _describe(img: object) -> str:
@@ -184,7 +213,8 @@ def read_image(path: str | Path) -> np.ndarray:
     size = header_size(data[: 1 << 20].tobytes())  # APP segments before a JPEG's frame header fit in 1 MiB
     if size is not None:
         _check_pixels(p, *size)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with quiet_stderr():
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise InputError(f"{p}: not a readable image (corrupt or unsupported format)")
     _check_pixels(p, img.shape[1], img.shape[0])
