@@ -85,7 +85,7 @@ def to_bgr(img: np.ndarray) -> np.ndarray:
         if not np.isfinite(img).all():
             raise InputError(f"image array of shape {img.shape} has NaN or infinite values")
         scale = 255.0 if img.max() <= 1.0 else 1.0  # [0, 1] floats (skimage, PIL / 255.): documented above
-        img = np.clip(np.asarray(img, np.float32) * scale, 0, 255).round().astype(np.uint8)
+        img = np.clip(img.astype(np.float64) * scale, 0, 255).round().astype(np.uint8)  # float64: no overflow
     elif img.dtype != np.uint8:
         img = np.clip(img, 0, 255).astype(np.uint8)
     if img.ndim == 2 or img.shape[2] == 1:

@@ -127,14 +127,14 @@ class VideoWriter:
             return
         self.writer.release()
         self.writer = None
-        if self.audio_from is not None and self.frames:
-            if self.ffmpeg and not has_audio(self.audio_from, self.ffmpeg):
-                self.audio_message = "the input has no audio"
-            elif self.ffmpeg:
+        if self.audio_from is None or not self.frames:
+            return
+        if self.ffmpeg:
+            if has_audio(self.audio_from, self.ffmpeg):  # a silent input: nothing to copy, nothing to say
                 _, self.audio_message = mux_audio(self.path, self.audio_from, self.ffmpeg)
-            elif might_have_audio(self.audio_from):
-                self.audio_message = ("no ffmpeg found (install ffmpeg or `pip install imageio-ffmpeg`): "
-                                      "the video has no audio")
+        elif might_have_audio(self.audio_from):
+            self.audio_message = ("no ffmpeg found (install ffmpeg or `pip install imageio-ffmpeg`): "
+                                  "the video has no audio")
 
     def __enter__(self) -> "VideoWriter":
         return self
