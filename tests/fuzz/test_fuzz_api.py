@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conftest import assert_no_partial_files
+from harness import assert_no_partial_files
 from corpus import seed_image
 from tddfa.errors import ModelNotAvailableError, TddfaError, UsageError
 from tddfa.io.export import ALL_KINDS, write_outputs

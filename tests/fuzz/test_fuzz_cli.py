@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tddfa
-from conftest import CASE_SECONDS, DOCUMENTED_CODES, MEMORY_MB, assert_no_partial_files
+from harness import CASE_SECONDS, DOCUMENTED_CODES, MEMORY_MB, assert_no_partial_files
 from corpus import encode, seed_image, video_corpus
 from tddfa.io.export import ALL_KINDS
 
