@@ -11,6 +11,17 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TDDFA_SHARED", ROOT.parent / "shared" / "data"))
 REFERENCE = SHARED / "reference" / "3ddfa_v2"
 EXAMPLE = ROOT / "examples" / "astronaut.jpg"
+FUZZ_QUICK_CASES = 300  # the quick fuzz profile of the default run; `-m fuzz --fuzz-cases 2000` is the long one
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-cases", type=int, default=FUZZ_QUICK_CASES,
+                     help=f"total cases of the fuzz suite (tests/fuzz), shared out between its tests "
+                          f"(default {FUZZ_QUICK_CASES}: the quick, derandomized profile)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fuzz: the fuzz suite (tests/fuzz); its size is --fuzz-cases")
 
 
 @pytest.fixture(scope="session")

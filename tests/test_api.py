@@ -132,6 +132,69 @@ def test_fast_is_the_int8_setting_and_keeps_other_options(bfm, img):
     assert len(al(img)) >= 1  # the example's face, through the INT8 regressor
 
 
+# ----------------------------------------------------------------------------- argument validation
+
+@pytest.fixture(scope="module")
+def plain(bfm):
+    from tddfa import FaceAligner
+
+    return FaceAligner(detector=lambda im: np.zeros((0, 5)))
+
+
+BOX = [172.0, 70.0, 272.0, 185.0]  # the astronaut's face
+
+
+def test_float_images_in_0_1_give_the_faces_of_the_uint8_image(bfm, img):
+    from tddfa import FaceAligner
+
+    al = FaceAligner()
+    faces = al(img)
+    assert faces
+    as_float = al(img.astype(np.float32) / 255)
+    assert len(as_float) == len(faces)
+    np.testing.assert_allclose(as_float[0].landmarks_2d, faces[0].landmarks_2d, atol=2.0)
+
+
+@pytest.mark.parametrize("value, words", [
+    (None, "got NoneType"), (7, "got int"), (b"\xff\xd8", "cv2.imdecode"),
+    (np.zeros((8, 8, 3), bool), "bool array"), (np.full((8, 8, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((3, 40, 50), np.uint8), "transpose(1, 2, 0)"), (np.zeros((2, 8, 8, 3), np.uint8), "one image at a time"),
+    (np.zeros((0, 8, 3), np.uint8), "empty")])
+def test_bad_images_say_what_they_got(plain, value, words):
+    from tddfa.errors import InputError
+
+    with pytest.raises(InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        plain(value)
+
+
+def test_empty_boxes_give_no_faces(plain, img):
+    assert plain.align(img, boxes=[]) == [] and plain.align(img, boxes=np.zeros((0, 4))) == []
+    assert len(plain.align(img, boxes=BOX)) == 1  # one box without the N axis
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"boxes": [1, 2, 3]}, "shape"), ({"boxes": [np.nan, 70, 272, 185]}, "NaN"),
+    ({"boxes": [600, 600, 700, 700]}, "outside"), ({"boxes": [172, 70, 172, 185]}, "inverted or smaller"),
+    ({"boxes": [272, 185, 172, 70]}, "inverted"), ({"boxes": [BOX + [0.9]]}, r"dets\[:, :4\]"),
+    ({"landmarks": np.zeros((5, 2))}, r"\(N, 68, 2\)"), ({"rois": [[0, 0, 0.5, 0.5]]}, "smaller than one pixel"),
+    ({"boxes": BOX, "scores": [1, 2]}, "one row per face")])
+def test_bad_boxes_and_landmarks_are_clear_errors(plain, img, kw, words):
+    from tddfa.errors import InputError
+
+    with pytest.raises(InputError, match=words):
+        plain.align(img, **kw)
+
+
+@pytest.mark.parametrize("kw", [{"refine": -1}, {"refine": 0.5}, {"threads": 0}, {"threads": True}, {"crops": 2},
+                                {"max_faces": 0}, {"verify": float("nan")}])
+def test_bad_constructor_options_are_usage_errors(bfm, kw):
+    from tddfa import FaceAligner
+    from tddfa.errors import UsageError
+
+    with pytest.raises(UsageError, match=next(iter(kw))):
+        FaceAligner(detector=lambda im: np.zeros((0, 5)), **kw)
+
+
 def test_default_finds_one_face_on_the_example_and_none_on_face_free_photos(bfm, img):
     from tddfa import FaceAligner
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, UsageError
 from .facemodel import FaceModel
 from .geometry import (
     camera_to_image,
@@ -26,6 +26,85 @@ from .geometry.consistency import pair_rois, recrop_rois, tracking_signals
 from .io.images import read_image, to_bgr
 from .runtime.onnx import OnnxRegressor
 from .runtime.registry import RegressorSpec, resolve_regressor
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_count(name: str, value: object, low: int) -> None:
+    """A whole number >= ``low`` (bools and NaN refused), else :class:`UsageError`."""
+    if not (_is_number(value) and np.isfinite(value) and int(value) == value and value >= low):
+        raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
+
+
+def _array(name: str, value: object) -> np.ndarray:
+    """``value`` as a float64 array with finite entries, else :class:`InputError` naming ``name``."""
+    try:
+        a = np.asarray(value, np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a numeric array, got {type(value).__name__} ({exc})") from None
+    if a.size and not np.isfinite(a).all():
+        raise InputError(f"{name} contain NaN or infinite values")
+    return a
+
+
+_MAX_REACH = 8  # box coordinates may reach this many image sides beyond the image (crops of a partial face)
+
+
+def _usable(b: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``(N,)`` which boxes ``(N, 4)`` are at least one pixel, not inverted and overlap an image of ``shape``."""
+    h, w = shape[:2]
+    reach = _MAX_REACH * max(h, w)
+    return (np.isfinite(b).all(1) & (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1) & (b[:, 0] < w)
+            & (b[:, 1] < h) & (b[:, 2] > 0) & (b[:, 3] > 0) & (np.abs(b) <= reach).all(1))
+
+
+def _boxes(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Validated ``(N, 4)`` x1, y1, x2, y2 boxes (None stays None; ``[]`` is ``(0, 4)``)."""
+    if value is None:
+        return None
+    b = _array(name, value)
+    if b.size == 0:
+        return np.zeros((0, 4))
+    if b.shape == (4,):
+        b = b[None]
+    if b.ndim != 2 or b.shape[1] != 4:
+        hint = "; detector rows are x1, y1, x2, y2, score: pass dets[:, :4]" if b.ndim == 2 and b.shape[1] == 5 else ""
+        raise InputError(f"{name} must have shape (N, 4), x1, y1, x2, y2 per face; got shape {b.shape}{hint}")
+    bad = np.flatnonzero(~_usable(b, shape))
+    if bad.size:
+        i, (x1, y1, x2, y2) = bad[0], b[bad[0]]
+        h, w = shape[:2]
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            why = "is inverted or smaller than one pixel (need x1 < x2, y1 < y2)"
+        else:
+            why = f"lies outside the {w}x{h} image"
+        raise InputError(f"{name}[{i}] = ({x1:g}, {y1:g}, {x2:g}, {y2:g}) {why}")
+    return b
+
+
+def _landmarks(value: object) -> np.ndarray | None:
+    """Validated ``(N, 68, 2)`` landmarks (a third coordinate is dropped; ``[]`` is ``(0, 68, 2)``)."""
+    if value is None:
+        return None
+    a = _array("landmarks", value)
+    if a.size == 0:
+        return np.zeros((0, 68, 2))
+    b = a[None] if a.ndim == 2 else a
+    if b.ndim != 3 or b.shape[1] != 68 or b.shape[2] not in (2, 3):
+        raise InputError(f"landmarks must have shape (N, 68, 2) (the 68-point layout), got shape {a.shape}")
+    return b[..., :2]
+
+
+def _detections(value: object) -> np.ndarray:
+    """A detector's output as ``(N, 5)`` float32 rows x1, y1, x2, y2, score."""
+    a = np.asarray(value, np.float32)
+    if a.size == 0:
+        return np.zeros((0, 5), np.float32)
+    if a.ndim != 2 or a.shape[1] != 5:
+        raise InputError(f"the detector must return (N, 5) rows x1, y1, x2, y2, score; it returned shape {a.shape}")
+    return a
 
 
 @dataclass
@@ -124,9 +203,13 @@ class FaceAligner:
                  threads: int = 1, max_faces: int | None = None, face_model: FaceModel | None = None,
                  verify: float | str | None = "auto", crops: int = 1, refine: int = 1):
         if crops not in (1, 3):
-            raise ValueError(f"crops must be 1 or 3, got {crops}")
-        if int(refine) != refine or refine < 0:
-            raise ValueError(f"refine must be a whole number >= 0, got {refine}")
+            raise UsageError(f"crops must be 1 or 3, got {crops!r}")
+        _check_count("refine", refine, 0)
+        _check_count("threads", threads, 1)
+        if max_faces is not None:
+            _check_count("max_faces", max_faces, 1)
+        if not (verify is None or verify == "auto" or (_is_number(verify) and np.isfinite(verify) and verify >= 0)):
+            raise UsageError(f"verify must be 'auto', None or a number >= 0, got {verify!r}")
         self.crops, self.refine = crops, int(refine)
         self.spec = resolve_regressor(model)
         self.regressor = Regressor(self.spec, threads=threads)
@@ -155,7 +238,8 @@ class FaceAligner:
 
     def __call__(self, image: np.ndarray | str | Path) -> list[Face]:
         img = read_image(image) if isinstance(image, (str, Path)) else to_bgr(image)
-        dets = np.asarray(self.detect(img), np.float32).reshape(-1, 5)
+        dets = _detections(self.detect(img))
+        dets = dets[_usable(dets[:, :4], img.shape)]  # a detector's degenerate boxes are no faces
         if self.max_faces is not None and len(dets) > self.max_faces:
             area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
             dets = dets[np.argsort(-area)[: self.max_faces]]
@@ -167,8 +251,10 @@ class FaceAligner:
             keep = self.recrop_disagreement(img, faces) <= self.verify
             faces, dets = [f for f, k in zip(faces, keep) if k], dets[keep]
         for _ in range(self.refine if faces else 0):
-            faces = self.align(img, boxes=dets[:, :4], scores=dets[:, 4],
-                               landmarks=np.stack([f.landmarks_2d for f in faces]))
+            rois = roi_from_landmarks(np.stack([f.landmarks_2d for f in faces]))
+            wild = ~_usable(rois, img.shape)  # a wild regression (a false box at the border) keeps its ROI
+            rois[wild] = np.stack([f.roi for f in faces])[wild]
+            faces = self.align(img, boxes=dets[:, :4], scores=dets[:, 4], rois=rois)
         return faces
 
     def detect(self, image: np.ndarray) -> np.ndarray:
@@ -192,21 +278,33 @@ class FaceAligner:
 
     def align(self, image: np.ndarray, boxes: np.ndarray | None = None, rois: np.ndarray | None = None,
               landmarks: np.ndarray | None = None, scores: np.ndarray | None = None) -> list[Face]:
-        """Regress faces given detector ``boxes`` ``(N, 4)``, square ``rois`` or previous ``landmarks`` ``(N, 68, 2)``."""
+        """Regress faces given detector ``boxes`` ``(N, 4)``, square ``rois`` ``(N, 4)`` or previous ``landmarks``
+        ``(N, 68, 2)`` (one face may drop the N axis). Coordinates are pixels, x1 < x2 and y1 < y2, each box at
+        least one pixel and overlapping the image; ``scores`` ``(N,)``. Empty inputs give ``[]``; anything else
+        raises :class:`InputError` (a ``ValueError``) saying what is wrong."""
         img = to_bgr(image)
-        if rois is None:
-            if landmarks is not None:
-                rois = roi_from_landmarks(landmarks)
-            elif boxes is not None:
-                rois = self.rois_from_boxes(boxes)
-            else:
-                raise ValueError("give boxes, rois or landmarks")
-        rois = np.asarray(rois, np.float64).reshape(-1, 4)
-        if boxes is None:
-            boxes = rois
-        n = rois.shape[0]
+        if boxes is None and rois is None and landmarks is None:
+            raise UsageError("give boxes, rois or landmarks")
+        boxes = _boxes("boxes", boxes, img.shape)
+        rois = _boxes("rois", rois, img.shape)
+        landmarks = _landmarks(landmarks)
+        n = next(len(a) for a in (rois, landmarks, boxes) if a is not None)
+        sizes = {k: len(a) for k, a in (("boxes", boxes), ("rois", rois), ("landmarks", landmarks)) if a is not None}
+        if scores is not None:
+            scores = _array("scores", scores).reshape(-1)
+            sizes["scores"] = len(scores)
+        if len(set(sizes.values())) > 1:
+            raise InputError("boxes, rois, landmarks and scores must give one row per face; got "
+                             + ", ".join(f"{v} {k}" for k, v in sizes.items()))
         if n == 0:
             return []
+        if rois is None:
+            if landmarks is not None:
+                rois = _boxes("the ROIs of the landmarks", roi_from_landmarks(landmarks), img.shape)
+            else:
+                rois = self.rois_from_boxes(boxes)
+        if boxes is None:
+            boxes = rois
         if self.crops == 1:
             return self.faces_from_params(self.regress(img, rois), rois, boxes=boxes, scores=scores)
         params, disagreement = self.regress_three(img, rois)

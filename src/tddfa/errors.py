@@ -1,4 +1,9 @@
-"""One exception family; the CLI turns each into one line and a non-zero exit code."""
+"""One exception family; the CLI turns each into one line and a non-zero exit code (docs/errors.md).
+
+Exit codes: 0 success, 1 other error, 2 usage (bad command line or option value; argparse's own code),
+3 model not available, 4 no face, 5 bad input, 6 output cannot be written, 7 internal error (a bug),
+130 interrupted.
+"""
 
 
 class TddfaError(Exception):
@@ -7,10 +12,17 @@ class TddfaError(Exception):
     exit_code = 1
 
 
-class InputError(TddfaError):
-    """A file the user gave cannot be read or is not what we need (missing, corrupt, empty)."""
+class UsageError(TddfaError, ValueError):
+    """An option or argument value is out of range or contradicts another (checked before any work starts)."""
 
     exit_code = 2
+
+
+class InputError(TddfaError, ValueError):
+    """A file or array the user gave cannot be read or is not what we need (missing, corrupt, empty, wrong
+    dtype or shape). A ``ValueError`` too, so that API callers catching that keep working."""
+
+    exit_code = 5
 
 
 class ModelNotAvailableError(TddfaError):
@@ -23,3 +35,14 @@ class NoFaceError(TddfaError):
     """No face was found where one was required."""
 
     exit_code = 4
+
+
+class OutputError(TddfaError, OSError):
+    """An output cannot be written (read-only or full filesystem, a file where a folder should be, a missing
+    optional writer such as trimesh for ``glb``)."""
+
+    exit_code = 6
+
+
+INTERNAL_EXIT_CODE = 7  # an unexpected exception: a bug, reported as one line (``--debug`` shows the traceback)
+INTERRUPTED_EXIT_CODE = 130

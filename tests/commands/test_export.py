@@ -94,19 +94,23 @@ def test_cli_reference_export_loads_as_a_model(torch_mod, reference_dir, real_cr
 
 def test_cli_errors_are_one_line(torch_mod, reference_dir, tmp_path, capsys):
     from tddfa.cli import main
+    from tddfa.errors import InputError, ModelNotAvailableError
 
     out = str(tmp_path / "x.onnx")
-    assert main(["export", "--arch", "mb05", "-o", out]) == 2  # no weights given
-    assert main(["export", "--arch", "mb1", "--weights", str(tmp_path / "none.pth"), "-o", out]) == 2
-    assert main(["export", "--arch", "mb1", "--weights", str(reference_dir / "mb05_120x120.pth"), "-o", out]) == 2
-    assert main(["export", "--arch", "mb1", "--reference", str(reference_dir), "-o", out]) == 3  # no mb1 there
+    bad = InputError.exit_code
+    assert main(["export", "--arch", "mb05", "-o", out]) == bad  # no weights given
+    assert main(["export", "--arch", "mb1", "--weights", str(tmp_path / "none.pth"), "-o", out]) == bad
+    assert main(["export", "--arch", "mb1", "--weights", str(reference_dir / "mb05_120x120.pth"), "-o", out]) == bad
+    assert main(["export", "--arch", "mb1", "--reference", str(reference_dir), "-o", out]) \
+        == ModelNotAvailableError.exit_code  # no mb1 there
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("tddfa: error:") for line in err)
+    assert len(err) == 4 and all(line.startswith("tddfa: ") for line in err)
     assert "size mismatch" in err[2]
 
 
 def test_our_checkpoint_config_becomes_the_sidecar(torch_mod, tmp_path):
     from tddfa.cli import main
+    from tddfa.errors import InputError
     from tddfa.nets import create_model
 
     torch = torch_mod
@@ -117,7 +121,8 @@ def test_our_checkpoint_config_becomes_the_sidecar(torch_mod, tmp_path):
     assert main(["export", "--arch", "mobilenet_v3", "--weights", str(tmp_path / "ours.pth"), "-o", str(out)]) == 0
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["param_mean"] == cfg["param_mean"] and side["face_model"] == "bfm"
-    assert main(["export", "--arch", "mb1", "--weights", str(tmp_path / "ours.pth"), "-o", str(out)]) == 2
+    assert main(["export", "--arch", "mb1", "--weights", str(tmp_path / "ours.pth"), "-o", str(out)]) \
+        == InputError.exit_code
 
 
 def test_faceboxes_export_any_size(torch_mod, reference_dir, shared_data, tmp_path):

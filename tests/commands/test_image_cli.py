@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tddfa.cli import main
-from tddfa.errors import InputError
+from tddfa.errors import InputError, NoFaceError, UsageError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 FACE_BOX = [172, 70, 272, 185, 0.99]  # the astronaut's face in examples/astronaut.jpg
@@ -87,9 +87,11 @@ def test_bad_inputs_are_reported_and_skipped(ref, example, tmp_path, capsys):
     cv2.imwrite(str(folder / "blank.png"), np.full((40, 60, 3), 128, np.uint8))
     out = tmp_path / "out"
     rc = main([str(folder), str(tmp_path / "missing.jpg"), "-o", "json", "--out", str(out), "--reference", ref])
-    assert rc == 0  # one image succeeded
+    # the run goes on past bad inputs, ends with a summary and exits with the first failure's code (blank.png)
+    assert rc == NoFaceError.exit_code
     assert [p.name for p in out.iterdir()] == ["astro.json"]
     err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "1 ok, 4 failed"
     for name, why in [("missing.jpg", "no such file"), ("empty.jpg", "empty"), ("notes.png", "not a readable image"),
                       ("blank.png", "no face")]:
         line = next((ln for ln in err.splitlines() if name in ln), "")
@@ -177,5 +179,5 @@ def test_fast_sets_the_int8_models_and_refuses_other_model_flags(aligner_kwargs,
     _make_aligner(argparse.Namespace(**base))
     assert {k: seen[-1][k] for k in ("model", "detector", "refine")} == api.FAST
     for clash in ({"model": "tddfa_mb1"}, {"refine": 1}, {"detector": "x.onnx"}, {"reference": str(tmp_path)}):
-        with pytest.raises(InputError, match="--fast"):
+        with pytest.raises(UsageError, match="--fast"):
             _make_aligner(argparse.Namespace(**{**base, **clash}))

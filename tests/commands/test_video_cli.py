@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from tddfa.errors import InputError
+from tddfa.errors import UsageError
 
 
 def _args(**kw) -> argparse.Namespace:
@@ -32,5 +32,5 @@ def test_fast_loads_the_int8_models(bfm):
 def test_fast_refuses_other_model_options(clash):
     from tddfa.commands.video import build_tracker
 
-    with pytest.raises(InputError, match="--fast"):
+    with pytest.raises(UsageError, match="--fast"):
         build_tracker(_args(fast=True, **clash))

@@ -36,4 +36,4 @@ def test_reference_reproduces_published_protocol(reference_dir, shared_data, tmp
 def test_missing_data_is_a_one_line_error(tmp_path, capsys):
     rc = main(["eval", "aflw2000", "--data", str(tmp_path), "--weights", str(tmp_path / "x.onnx")])
     err = capsys.readouterr().err
-    assert rc != 0 and err.startswith("tddfa: error:") and len(err.strip().splitlines()) == 1
+    assert rc != 0 and err.startswith("tddfa: ") and len(err.strip().splitlines()) == 1

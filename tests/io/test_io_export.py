@@ -140,3 +140,36 @@ def test_sparse_model_refuses_dense_kinds(tmp_path, scene):
         write_outputs(["obj"], img, faces, sparse, tmp_path, "pic")
     files = write_outputs(["2d_sparse", "json"], img, faces, sparse, tmp_path, "pic")
     assert [p.name for p in files] == ["pic_2d_sparse.jpg", "pic.json"]
+
+
+@pytest.mark.parametrize("kind", ["json", "ply", "obj", "depth_raw", "pncc"])
+def test_a_failed_write_leaves_no_file_behind(tmp_path, scene, monkeypatch, kind):
+    """A write that fails part way (a full disk) is an OutputError naming the file; no partial file is left."""
+    import os
+
+    from tddfa.errors import OutputError
+    from tddfa.io import atomic
+
+    img, model, faces = scene
+    real_replace = os.replace
+
+    def full_disk(src, dst):  # the data is in the temporary file; publishing it fails
+        with open(src, "r+b") as f:
+            f.truncate(max(f.seek(0, 2) // 2, 1))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "replace", full_disk)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_outputs([kind], img, faces, model, tmp_path, "pic")
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    assert write_outputs([kind], img, faces, model, tmp_path, "pic")
+
+
+def test_unknown_kinds_are_refused_before_writing(tmp_path, scene):
+    from tddfa.errors import UsageError
+
+    img, model, faces = scene
+    with pytest.raises(UsageError, match="hologram"):
+        write_outputs(["json", "hologram"], img, faces, model, tmp_path / "out", "pic")
+    assert not (tmp_path / "out").exists()

@@ -150,7 +150,8 @@ def test_train_ensemble_cli(member_ckpts, tmp_path, capsys):
     assert main(["train-ensemble", str(member_ckpts[0]), str(member_ckpts[1]), "--out", str(out)]) == 0
     assert out.exists() and "mb1+mb05" in capsys.readouterr().out
     assert torch.load(out, map_location="cpu", weights_only=False)["config"]["arch"] == "mb1+mb05"
-    assert main(["train-ensemble", str(member_ckpts[1]), str(member_ckpts[0]), "--out", str(tmp_path / "x.pth")]) == 2
+    assert main(["train-ensemble", str(member_ckpts[1]), str(member_ckpts[0]), "--out", str(tmp_path / "x.pth")]) \
+        == InputError.exit_code
     assert not (tmp_path / "x.pth").exists()
 
 

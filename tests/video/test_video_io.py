@@ -7,20 +7,12 @@ import numpy as np
 import pytest
 
 from tddfa.cli import main
-from tddfa.errors import InputError
+from tddfa.errors import InputError, UsageError
 from tddfa.video.reader import open_frames
 from tddfa.video.writer import JsonlWriter, VideoWriter
+from video_files import write_video
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
-
-
-def write_video(path, frames, fps=25, fourcc="mp4v"):
-    h, w = frames[0].shape[:2] if frames else (120, 160)
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    for f in frames:
-        vw.write(f)
-    vw.release()
-    return path
 
 
 def count_frames(path):
@@ -61,8 +53,8 @@ def test_bad_inputs_one_line_error(tmp_path, capsys, kind):
     out = tmp_path / "out.mp4"
     rc = main(["video", str(p), "-o", str(out), "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2
-    assert "Traceback" not in err and err.strip().count("\n") == 0 and err.startswith("tddfa: error:")
+    assert rc == InputError.exit_code
+    assert "Traceback" not in err and err.strip().count("\n") == 0 and err.startswith(f"tddfa: {p}: ")
     assert not out.exists()
 
 
@@ -100,7 +92,7 @@ def test_writers_close_cleanly(tmp_path):
         j.write(1, 0.04, [{"track_id": 0}])
     lines = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [x["frame"] for x in lines] == [0, 1] and lines[1]["faces"][0]["track_id"] == 0
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         VideoWriter(tmp_path / "v.xyz", 25)
 
 
@@ -139,7 +131,7 @@ def test_cli_no_face_keeps_valid_outputs(tmp_path, reference_dir, capsys):
 def test_cli_webcam_without_camera(capsys):
     rc = main(["webcam", "--device", "57"])
     err = capsys.readouterr().err
-    assert rc == 2 and "no camera" in err and "Traceback" not in err
+    assert rc == InputError.exit_code and "no camera" in err and "Traceback" not in err
 
 
 class _StopAt:

@@ -5,7 +5,12 @@ Contract: for each input image, ``DIR/<stem>_<kind>.<ext>`` per kind (``.jpg`` o
 ``.ply``, ``.obj`` + ``.mtl`` + ``.png`` texture, ``.glb``, ``.npy``) and ``DIR/<stem>.json`` for ``json``.
 ``--out`` defaults to ``./tddfa_out`` in the working directory. One line per image on stdout on success;
 a one-line message on stderr per image that fails (missing, not an image, empty, no face), processing
-goes on, and the exit code is non-zero only if no image succeeded.
+goes on; a run of several inputs ends with ``N ok, M failed`` on stderr. The exit code is 0 when every input
+succeeded, else the code of the first failure (docs/errors.md).
+
+Checked before any file is written: option values, output kinds and the extras they need, that the output
+folder takes files, and that no two inputs would write the same output file (two inputs with one stem, say
+``a/x.jpg`` and ``b/x.png``, are refused with a message: run them with different ``--out``).
 """
 from __future__ import annotations
 
@@ -15,11 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import InputError, NoFaceError, TddfaError
+from ..errors import InputError, NoFaceError, TddfaError, UsageError
 from ..eval.detection import parse_size
-from ..io.export import ALL_KINDS, MESH_KINDS, write_outputs
+from ..io.export import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
+                         write_outputs)
 from ..io.images import IMAGE_SUFFIXES, read_image
 from ..render.outputs import DENSE_KINDS
+from .options import count
 
 DEFAULT_KINDS = ["composite", "json"]
 DEFAULT_OUT = "tddfa_out"
@@ -30,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "image", help="align faces in images and write overlays, maps, meshes and JSON",
         description="Align every face in the given images (and image folders) and write the outputs. "
                     f"Kinds: {', '.join(ALL_KINDS)}.")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE", help="image files or folders of images")
+    # nargs="*": `-o KIND... IMAGE` (the flag first) hands the images to -o; run() takes them back
+    p.add_argument("inputs", nargs="*", metavar="IMAGE", help="image files or folders of images")
     p.add_argument("-o", "--output", dest="kinds", nargs="+", default=None, metavar="KIND",
                    help=f"what to write (default: {' '.join(DEFAULT_KINDS)}); any of: {' '.join(ALL_KINDS)}")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
@@ -52,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--det-flip", action="store_true",
                    help="also detect on the mirrored image and pool both, with box voting (finds more faces and more "
                         "false ones: AFW recall 97.03 -> 98.22 %%; twice the detector time; see README)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads (default 1)")
-    p.add_argument("--refine", type=int, default=None, metavar="N",
+    p.add_argument("--threads", type=count(1), default=1, metavar="N", help="ONNX Runtime threads (default 1)")
+    p.add_argument("--refine", type=count(0), default=None, metavar="N",
                    help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its own "
                         "protocol): one more regression per face and pass; see MODELS.md")
     p.add_argument("--fast", action="store_true",
@@ -63,27 +71,59 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
                         "steadier and slightly more accurate on our validation; the video default)")
     p.add_argument("--dense", action="store_true", help="also write each face's dense vertices in the JSON")
-    p.add_argument("--max-faces", type=int, default=None, metavar="N", help="keep the N largest faces")
+    p.add_argument("--max-faces", type=count(1), default=None, metavar="N", help="keep the N largest faces")
     p.add_argument("--onnx", action="store_true", help="accepted for compatibility: inference always uses ONNX Runtime")
     p.add_argument("--show", action="store_true", help="also display the first image output (needs a display)")
     p.set_defaults(func=run)
 
 
-def _expand(inputs: list[str]) -> tuple[list[Path], bool]:
-    """Files as given (missing ones too: they fail with a message later), folders expanded."""
-    out: list[Path] = []
-    folder = False
+def _expand(inputs: list[str]) -> tuple[list[Path], list[InputError]]:
+    """Files as given (missing ones too: they fail with a message later), folders expanded, each file once;
+    and one error per folder without images."""
+    out: dict[Path, Path] = {}
+    empty: list[InputError] = []
     for s in inputs:
         p = Path(s)
         if p.is_dir():
-            folder = True
-            found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            try:
+                found = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as exc:
+                empty.append(InputError(f"{p}: cannot list this folder ({exc.strerror})"))
+                continue
             if not found:
-                print(f"tddfa: {p}: no images in this folder", file=sys.stderr)
-            out += found
+                empty.append(InputError(f"{p}: no images in this folder"))
         else:
-            out.append(p)
-    return out, folder
+            found = [p]
+        for q in found:
+            out.setdefault(q.resolve(), q)
+    return list(out.values()), empty
+
+
+def split_kinds(kinds: list[str] | None, inputs: list[str]) -> tuple[list[str], list[str]]:
+    """``-o`` values and positional inputs, with any image paths that ``-o KIND...`` swallowed (the flag given
+    before the images) moved back to the inputs. A value is a path when it is no kind and exists or has an
+    image suffix or a folder separator; anything else stays a kind (an unknown one is then reported)."""
+    if not kinds:
+        return [], list(inputs)
+    keep, moved = [], []
+    for k in kinds:
+        if k not in ALL_KINDS and (Path(k).exists() or Path(k).suffix.lower() in IMAGE_SUFFIXES or os.sep in k):
+            moved.append(k)
+        else:
+            keep.append(k)
+    return keep, moved + list(inputs)
+
+
+def check_collisions(paths: list[Path], kinds: list[str], out_dir: Path) -> None:
+    """No two inputs write one file, and no output overwrites an input: :class:`UsageError` naming both."""
+    owner: dict[Path, Path] = {p.resolve(): p for p in paths}
+    for p in paths:
+        for f in planned_paths(kinds, out_dir, p.stem):
+            other = owner.setdefault(f.resolve(), p)
+            if other is not p:
+                what = "is an input" if other.resolve() == f.resolve() else f"and {other} would both write it"
+                raise UsageError(f"{p}: its output {f} {what}; outputs never overwrite each other: rename one, "
+                                 "or run them with different --out folders")
 
 
 def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: bool = False):
@@ -108,7 +148,7 @@ def _make_aligner(args: argparse.Namespace):
         from ..api import FAST
 
         if model != "default" or detector != "default" or args.refine is not None or args.reference:
-            raise InputError("--fast sets --model, --detector and --refine itself: give either --fast or those")
+            raise UsageError("--fast sets --model, --detector and --refine itself: give either --fast or those")
         model, detector, args.refine = FAST["model"], FAST["detector"], FAST["refine"]
     if args.reference:
         ref = Path(args.reference)
@@ -143,31 +183,41 @@ def _show(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    kinds = list(dict.fromkeys(args.kinds or DEFAULT_KINDS))
-    bad = [k for k in kinds if k not in ALL_KINDS]
-    if bad:
-        raise InputError(f"unknown output kind(s) {', '.join(bad)}; choose from {', '.join(ALL_KINDS)}")
-    if args.threads < 1 or (args.max_faces is not None and args.max_faces < 1):
-        raise InputError("--threads and --max-faces must be at least 1")
-    paths, folder = _expand(args.inputs)
+    kinds, inputs = split_kinds(args.kinds, args.inputs)
+    if not inputs:
+        raise UsageError("the following arguments are required: IMAGE (see 'tddfa image --help')")
+    kinds = list(dict.fromkeys(kinds or DEFAULT_KINDS))
+    check_kinds(kinds)
+    check_extras(kinds)
+    paths, failed = _expand(inputs)
     if not paths:
-        raise InputError("no input images")
+        if len(failed) == 1:
+            raise failed[0]
+        for exc in failed:
+            print(f"tddfa: {exc}", file=sys.stderr)
+        print(f"0 ok, {len(failed)} failed", file=sys.stderr)
+        return failed[0].exit_code
+    out_dir = Path(args.out)
+    check_collisions(paths, kinds, out_dir)
+    prepare_out_dir(out_dir, hint=" (--out names the output folder)")
     aligner = _make_aligner(args)
     model = aligner.face_model
     dense = model.triangles.shape[0] > 0
     dense_only = DENSE_KINDS | set(MESH_KINDS) | {"depth16", "depth_raw"}
     if not dense and any(k in dense_only for k in kinds):
         need = ", ".join(k for k in kinds if k in dense_only)
-        raise InputError(f"output(s) {need} need a dense face model, but model '{model.name}' has only 68 "
+        raise UsageError(f"output(s) {need} need a dense face model, but model '{model.name}' has only 68 "
                          "keypoints (add --face-model bfm, or use the default model)")
-    out_dir = Path(args.out)
-    n_ok, last_error = 0, None
     shown = False
 
     from tqdm import tqdm
 
-    bar = tqdm(paths, unit="img", disable=not folder or len(paths) < 2, file=sys.stderr, leave=False)
-    say = bar.write if not bar.disable else print
+    n_ok, codes = 0, []
+    for exc in failed:
+        tqdm.write(f"tddfa: {exc}", file=sys.stderr)
+        codes.append(exc.exit_code)
+    # tqdm.write keeps the bar and the lines apart; disable=None: a bar only on a terminal
+    bar = tqdm(paths, unit="img", disable=True if len(paths) < 2 else None, file=sys.stderr, leave=False)
     for path in bar:
         t0 = time.perf_counter()
         try:
@@ -177,24 +227,25 @@ def run(args: argparse.Namespace) -> int:
                 raise NoFaceError(f"{path}: no face found")
             files = write_outputs(kinds, img, faces, model, out_dir, path.stem, image_name=path.name,
                                   dense_json=args.dense, input_size=aligner.spec.input_size)
-        except TddfaError as exc:
-            last_error = exc
-            msg = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
-            if bar.disable:
-                print(f"tddfa: {msg}", file=sys.stderr)
-            else:
-                bar.write(f"tddfa: {msg}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - one input's failure is one line; the run goes on
+            if getattr(args, "debug", False) and not isinstance(exc, TddfaError):
+                raise
+            from ..cli import error_line, exit_code
+
+            codes.append(exit_code(exc))
+            msg = error_line(exc)
+            tqdm.write(f"tddfa: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
             continue
         n_ok += 1
         ms = (time.perf_counter() - t0) * 1e3
         names = ", ".join(f.name for f in files)
-        say(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''} -> {out_dir}/ {names} ({ms:.0f} ms)")
+        tqdm.write(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''} -> {out_dir}/ {names} ({ms:.0f} ms)")
         if args.show and not shown:
             shown = True
             images = [f for f in files if f.suffix in (".jpg", ".png")]
             if images:
                 _show(images[0])
     bar.close()
-    if n_ok == 0:
-        return last_error.exit_code if last_error is not None else 1
-    return 0
+    if len(paths) + len(failed) > 1:
+        print(f"{n_ok} ok, {len(codes)} failed", file=sys.stderr)
+    return codes[0] if codes else 0

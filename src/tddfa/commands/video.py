@@ -5,9 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import OutputError, UsageError
 from ..eval.detection import parse_size
 from ..geometry.consistency import VIDEO_CROPS
+from .options import count, real
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
@@ -24,24 +25,24 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
                         "default 1080x720")
-    g.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads per network")
+    g.add_argument("--threads", type=count(1), default=1, help="ONNX Runtime threads per network")
     g.add_argument("--crops", type=int, choices=(1, 3), default=VIDEO_CROPS,
                    help="crops per face: 3 (default) averages the ROI and two shifted copies (steadier; the shifted "
                         "pair is also the tracking check), 1 is faster")
     t = p.add_argument_group("tracking")
-    t.add_argument("--detect-every", type=int, default=30, metavar="N",
+    t.add_argument("--detect-every", type=count(0), default=30, metavar="N",
                    help="re-detect every N frames (also on tracking failure and while no face is tracked); 0: never "
                         "on schedule")
-    t.add_argument("--max-faces", type=int, default=None, help="track at most this many faces")
+    t.add_argument("--max-faces", type=count(1), default=None, help="track at most this many faces")
     t.add_argument("--no-check", action="store_true",
                    help="skip the re-crop failure test (faster; failure is then caught only by landmark/ROI jumps)")
     s = p.add_argument_group("smoothing")
     s.add_argument("--smooth", choices=("one_euro", "window", "none"), default="one_euro",
                    help="one_euro: causal (default); window: offline look-ahead mean; none")
-    s.add_argument("--n-pre", type=int, default=1, help="window: frames before (default 1)")
-    s.add_argument("--n-next", type=int, default=1, help="window: frames after (default 1)")
-    s.add_argument("--min-cutoff", type=float, default=None, help="one_euro: cutoff at rest, Hz")
-    s.add_argument("--beta", type=float, default=None, help="one_euro: cutoff increase per face size/s, Hz")
+    s.add_argument("--n-pre", type=count(0), default=1, help="window: frames before (default 1)")
+    s.add_argument("--n-next", type=count(0), default=1, help="window: frames after (default 1)")
+    s.add_argument("--min-cutoff", type=real(0, strict=True), default=None, help="one_euro: cutoff at rest, Hz")
+    s.add_argument("--beta", type=real(0), default=None, help="one_euro: cutoff increase per face size/s, Hz")
 
 
 def build_tracker(args: argparse.Namespace):
@@ -56,7 +57,7 @@ def build_tracker(args: argparse.Namespace):
         from ..api import FAST
 
         if model != "default" or det is not None or args.reference:
-            raise InputError("--fast sets --model and --detector itself: give either --fast or those")
+            raise UsageError("--fast sets --model and --detector itself: give either --fast or those")
         model, det = FAST["model"], FAST["detector"]
     if args.reference:
         if model == "default":
@@ -81,17 +82,22 @@ def _run(args: argparse.Namespace) -> int:
     from ..video.pipeline import run
     from ..video.reader import open_frames
 
+    from ..video.writer import FOURCC
+
     if args.output is None and args.jsonl is None:
-        raise InputError("nothing to write: give -o OUT.mp4 and/or --jsonl FILE")
-    if args.n_pre < 0 or args.n_next < 0:
-        raise InputError("--n-pre and --n-next must be >= 0")
-    if args.output is not None and Path(args.output).resolve() == Path(args.input).resolve():
-        raise InputError("the output would overwrite the input")
+        raise UsageError("nothing to write: give -o OUT.mp4 and/or --jsonl FILE")
+    outs = [Path(p) for p in (args.output, args.jsonl) if p is not None]
+    if any(p.resolve() == Path(args.input).resolve() for p in outs) or len({p.resolve() for p in outs}) < len(outs):
+        raise UsageError("the outputs would overwrite the input or each other")
+    if args.output is not None and Path(args.output).suffix.lower() not in FOURCC:
+        raise UsageError(f"{args.output}: unsupported video extension (use one of {', '.join(sorted(FOURCC))})")
+    for p in outs:
+        check_writable(p)
     frames = open_frames(args.input, fps=args.fps)  # fails early on missing / corrupt / empty input
     try:
         aligner, tracker = build_tracker(args)
         if args.overlay in ("dense", "3d") and aligner.face_model.triangles.shape[0] == 0:
-            raise InputError(f"--overlay {args.overlay} needs a dense face model; this model has 68 keypoints only "
+            raise UsageError(f"--overlay {args.overlay} needs a dense face model; this model has 68 keypoints only "
                              "(use --overlay sparse)")
         smoother = build_smoother(args, frames.fps)
     except BaseException:
@@ -119,6 +125,15 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_writable(path: Path) -> None:
+    """``path`` can be created (its folder exists or can be made, and takes files): :class:`OutputError` if not."""
+    from ..io.export import prepare_out_dir
+
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; give a file name")
+    prepare_out_dir(path.parent)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("video", help="track faces through a video or image sequence; overlay video + JSON lines",
                        description="Track faces through a video file, an image folder or a glob pattern "
@@ -129,8 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jsonl", metavar="FILE", help="per-frame JSON lines: frame, time, faces (track id, box, "
                                                   "landmarks, pose, params)")
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio (needs ffmpeg otherwise)")
-    p.add_argument("--fps", type=float, default=None, help="frame rate for image sequences (default 25)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("--fps", type=real(0, strict=True), default=None, help="frame rate for image sequences (default 25)")
+    p.add_argument("--max-frames", type=count(1), default=None, help="stop after N frames")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_tracking_args(p)
     p.set_defaults(func=_run)

@@ -2,6 +2,8 @@
 GLB) and the JSON result.
 
 File names follow the CLI contract: ``DIR/<stem>_<kind>.<ext>`` per kind, the JSON as ``DIR/<stem>.json``.
+Every file is written atomically (:mod:`tddfa.io.atomic`): a failed write leaves no partial file behind, and a
+filesystem error is an :class:`~tddfa.errors.OutputError` naming the file.
 
 Mesh frame: the image frame with y flipped so that 3D viewers show the face upright and unmirrored:
 ``(x, height - y, z)`` in pixels (x right, y up, z towards the viewer; right-handed), triangles wound
@@ -10,17 +12,21 @@ face i's UV square is the i-th of N side by side).
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..errors import InputError, TddfaError
+from ..errors import OutputError, UsageError
 from ..facemodel import FaceModel
 from ..render.maps import UV_SIZE, depth_map, depth_to_uint16, uv_texture
 from ..render.outputs import IMAGE_KINDS, has_dense, render_kind, require_dense
+from .atomic import TMP_PREFIX, atomic_path, write_text
 
 MESH_KINDS = {"ply": ".ply", "obj": ".obj", "glb": ".glb"}
 DATA_KINDS = {"depth16": ".png", "depth_raw": ".npy", "json": ".json"}
@@ -89,7 +95,7 @@ def write_ply(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, col
     if colors is not None:
         header += ["property uchar red", "property uchar green", "property uchar blue"]
     header += [f"element face {len(t)}", "property list uchar int vertex_indices", "end_header"]
-    with open(path, "wb") as f:
+    with _writing(path), atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(("\n".join(header) + "\n").encode("ascii"))
         f.write(vert.tobytes())
         f.write(face.tobytes())
@@ -102,9 +108,8 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uv:
     (same name as the OBJ). ``texture`` is uint8 BGR. Returns the three paths."""
     path = Path(path)
     mtl, png = path.with_suffix(".mtl"), path.with_suffix(".png")
-    if not cv2.imwrite(str(png), texture):
-        raise TddfaError(f"could not write {png}")
-    mtl.write_text("# tddfa face texture\nnewmtl face\nKa 1.000 1.000 1.000\nKd 1.000 1.000 1.000\n"
+    _imwrite(png, texture)
+    _write_text(mtl, "# tddfa face texture\nnewmtl face\nKa 1.000 1.000 1.000\nKd 1.000 1.000 1.000\n"
                    f"Ks 0.000 0.000 0.000\nd 1.0\nillum 1\nmap_Kd {png.name}\n")
     v = np.asarray(vertices, np.float32)
     t = np.asarray(triangles, np.int64) + 1  # OBJ indices are 1-based
@@ -117,25 +122,25 @@ def write_obj(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uv:
     body += ("vt %.6f %.6f\n" * len(uv)) % tuple(uv.ravel().tolist())
     body += "usemtl face\n"
     body += ("f %d/%d %d/%d %d/%d\n" * len(t)) % tuple(np.repeat(t, 2, axis=1).ravel().tolist())
-    path.write_text(body)
+    _write_text(path, body)
     return [path, mtl, png]
 
 
 def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uv: np.ndarray,
               texture: np.ndarray) -> Path:
     """Binary glTF (one file, texture embedded) through trimesh (``pip install 'tddfa[mesh]'``)."""
-    try:
-        import trimesh
-        from PIL import Image
-    except ImportError as exc:
-        raise TddfaError(f"glb export needs trimesh and Pillow ({exc.name} is missing): "
-                         "pip install 'tddfa[mesh]'") from None
+    check_extras(["glb"])
+    import trimesh
+    from PIL import Image
+
     image = Image.fromarray(np.ascontiguousarray(texture[:, :, ::-1]))
     visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv, np.float64), image=image)
     mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=np.asarray(triangles, np.int64),
                            visual=visual, process=False)
     path = Path(path)
-    path.write_bytes(mesh.export(file_type="glb"))
+    data = mesh.export(file_type="glb")
+    with _writing(path), atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -163,19 +168,78 @@ def output_path(out_dir: Path, stem: str, kind: str) -> Path:
     return out_dir / f"{stem}_{kind}{ext}"
 
 
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Filesystem errors while writing ``path`` -> one :class:`OutputError` naming it."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def _write_text(path: Path, text: str) -> Path:
+    with _writing(path):
+        return write_text(path, text)
+
+
 def _imwrite(path: Path, img: np.ndarray) -> Path:
     params = [cv2.IMWRITE_JPEG_QUALITY, 92] if path.suffix == ".jpg" else []
-    if not cv2.imwrite(str(path), img, params):
-        raise TddfaError(f"could not write {path}")
+    with _writing(path), atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), img, params):
+            raise OutputError(f"{path}: could not encode the image")
     return path
+
+
+def check_kinds(kinds: Sequence[str]) -> None:
+    """Unknown kinds -> :class:`UsageError`, before anything is written."""
+    bad = [k for k in kinds if k not in ALL_KINDS]
+    if bad:
+        raise UsageError(f"unknown output kind(s) {', '.join(bad)}; choose from {', '.join(ALL_KINDS)}")
+
+
+def check_extras(kinds: Sequence[str]) -> None:
+    """The optional packages the kinds need (``glb``: trimesh and Pillow) -> :class:`OutputError` if missing."""
+    if "glb" not in kinds:
+        return
+    try:
+        import trimesh  # noqa: F401
+        from PIL import Image  # noqa: F401
+    except ImportError as exc:
+        raise OutputError(f"glb export needs trimesh and Pillow ({exc.name} is missing): "
+                          "pip install 'tddfa[mesh]'") from None
+
+
+def planned_paths(kinds: Sequence[str], out_dir: str | Path, stem: str) -> list[Path]:
+    """Every file :func:`write_outputs` may write for one image (``obj`` also writes its ``.mtl`` and ``.png``)."""
+    out: list[Path] = []
+    for kind in kinds:
+        path = output_path(Path(out_dir), stem, kind)
+        out += [path, path.with_suffix(".mtl"), path.with_suffix(".png")] if kind == "obj" else [path]
+    return out
+
+
+def prepare_out_dir(out_dir: str | Path, hint: str = "") -> Path:
+    """Create ``out_dir`` if needed and check that files can be created in it (:class:`OutputError` if not)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is not a folder{hint}")
+    with _writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TMP_PREFIX, dir=out_dir)  # creating a file is the only sure test
+        os.close(fd)
+        os.unlink(probe)
+    return out_dir
 
 
 def write_outputs(kinds: Sequence[str], img: np.ndarray, faces, model: FaceModel, out_dir: str | Path,
                   stem: str, image_name: str = "", dense_json: bool = False, input_size: int = 120
                   ) -> list[Path]:
     """Write every requested kind for one image; returns the files written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_kinds(kinds)
+    check_extras(kinds)
+    out_dir = prepare_out_dir(out_dir)
     h, w = img.shape[:2]
     written: list[Path] = []
     meshes = None
@@ -186,8 +250,7 @@ def write_outputs(kinds: Sequence[str], img: np.ndarray, faces, model: FaceModel
             written.append(_imwrite(path, render_kind(kind, img, faces, model, input_size)))
         elif kind == "json":
             data = result_dict(faces, image_name or stem, h, w, dense=dense_json and has_dense(model))
-            path.write_text(json.dumps(data))
-            written.append(path)
+            written.append(_write_text(path, json.dumps(data)))
         elif kind in ("depth16", "depth_raw"):
             require_dense(kind, model)
             meshes = meshes if meshes is not None else [np.asarray(f.vertices, np.float32) for f in faces]
@@ -195,7 +258,8 @@ def write_outputs(kinds: Sequence[str], img: np.ndarray, faces, model: FaceModel
             if kind == "depth16":
                 written.append(_imwrite(path, depth_to_uint16(depth)))
             else:
-                np.save(path, depth)
+                with _writing(path), atomic_path(path) as tmp:
+                    np.save(tmp, depth)
                 written.append(path)
         elif kind in MESH_KINDS:
             require_dense(kind, model)
@@ -213,6 +277,4 @@ def write_outputs(kinds: Sequence[str], img: np.ndarray, faces, model: FaceModel
                 written += write_obj(path, verts, tris, uv, texture)
             else:
                 written.append(write_glb(path, verts, tris, uv, texture))
-        else:
-            raise InputError(f"unknown output kind '{kind}' (choose from {', '.join(ALL_KINDS)})")
     return written

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..io.images import IMAGE_SUFFIXES, read_image, to_bgr
+from ..io.images import IMAGE_SUFFIXES, MAX_PIXELS, quiet_stderr, read_image, to_bgr
 
 
 def _quiet_opencv() -> None:
@@ -65,12 +65,17 @@ class VideoFileSource(FrameSource):
         if self.path.stat().st_size == 0:
             raise InputError(f"{path}: empty file (0 bytes)")
         _quiet_opencv()
-        self.cap = cv2.VideoCapture(str(self.path))
+        with quiet_stderr():  # a broken container's parser warnings: the errors below say what matters
+            self.cap = cv2.VideoCapture(str(self.path))
         if not self.cap.isOpened():
             self.cap.release()
             raise InputError(f"{path}: cannot open as a video (corrupt, no video stream / zero frames, "
                              "or a format OpenCV cannot decode)")
-        ok, first = self.cap.read()
+        w, h = (int(self.cap.get(p) or 0) for p in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT))
+        if w * h > MAX_PIXELS:  # a frame size from a corrupt header: refused before a frame is allocated
+            self.cap.release()
+            raise InputError(f"{path}: frames of {w}x{h} are over the {MAX_PIXELS:,}-pixel limit")
+        ok, first = self._read()
         if not ok or first is None or first.size == 0:
             self.cap.release()
             raise InputError(f"{path}: no frame could be decoded (zero frames, or a corrupt stream)")
@@ -87,12 +92,16 @@ class VideoFileSource(FrameSource):
             yield first
         n = 1
         while True:
-            ok, frame = self.cap.read()
+            ok, frame = self._read()
             if not ok or frame is None:
                 self.truncated = self.frame_count > 0 and n < self.frame_count
                 return
             n += 1
             yield to_bgr(frame)
+
+    def _read(self) -> tuple[bool, np.ndarray | None]:
+        with quiet_stderr():
+            return self.cap.read()
 
     def close(self) -> None:
         self.cap.release()
@@ -159,7 +168,7 @@ class CameraSource(FrameSource):
         if first is not None:
             yield first
         while True:
-            ok, frame = self.cap.read()
+            ok, frame = self._read()
             if not ok or frame is None:
                 return
             yield to_bgr(frame)

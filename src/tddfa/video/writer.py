@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import OutputError, UsageError
 
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
@@ -67,6 +68,27 @@ def mux_audio(video: Path, audio_source: Path, ffmpeg: str, timeout: float = 300
     return True, "audio copied from the input"
 
 
+# an audio track's header: MP4/MOV handler type 'soun', AVI stream header type 'auds'
+_AUDIO_MARKS = {".mp4": re.compile(rb"hdlr.{8}soun", re.S), ".m4v": re.compile(rb"hdlr.{8}soun", re.S),
+                ".mov": re.compile(rb"hdlr.{8}soun", re.S), ".avi": re.compile(rb"strh.{4}auds|strhauds", re.S)}
+
+
+def might_have_audio(path: Path, window: int = 8 << 20) -> bool:
+    """Without ffmpeg: whether ``path`` may hold an audio track (its container's headers, in the first and last
+    ``window`` bytes, where MP4 and AVI keep them); True for containers it cannot read."""
+    mark = _AUDIO_MARKS.get(path.suffix.lower())
+    if mark is None:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(window)
+            f.seek(max(0, os.path.getsize(path) - window))
+            tail = f.read(window)
+    except OSError:
+        return True
+    return bool(mark.search(head) or mark.search(tail))
+
+
 class VideoWriter:
     """``write(frame)`` BGR uint8 frames of one size; ``close()`` releases the encoder (then muxes audio if asked).
 
@@ -75,7 +97,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None, ffmpeg: str | None = None):
         self.path = Path(path)
         if self.path.suffix.lower() not in FOURCC:
-            raise InputError(f"{path}: unsupported video extension (use one of {', '.join(sorted(FOURCC))})")
+            raise UsageError(f"{path}: unsupported video extension (use one of {', '.join(sorted(FOURCC))})")
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = float(fps) if fps and fps > 0 else 25.0
@@ -94,7 +116,7 @@ class VideoWriter:
                                           self.fps, self.size)
             if not self.writer.isOpened():
                 self.writer = None
-                raise InputError(f"{self.path}: cannot create the output video (folder writable? codec available?)")
+                raise OutputError(f"{self.path}: cannot create the output video (folder writable? codec available?)")
         elif (w, h) != self.size:
             frame = cv2.resize(frame, self.size)
         self.writer.write(np.ascontiguousarray(frame))
@@ -105,14 +127,14 @@ class VideoWriter:
             return
         self.writer.release()
         self.writer = None
-        if self.audio_from is not None and self.frames:
-            if self.ffmpeg and not has_audio(self.audio_from, self.ffmpeg):
-                self.audio_message = "the input has no audio"
-            elif self.ffmpeg:
+        if self.audio_from is None or not self.frames:
+            return
+        if self.ffmpeg:
+            if has_audio(self.audio_from, self.ffmpeg):  # a silent input: nothing to copy, nothing to say
                 _, self.audio_message = mux_audio(self.path, self.audio_from, self.ffmpeg)
-            else:
-                self.audio_message = ("no ffmpeg found (install ffmpeg or `pip install imageio-ffmpeg`): "
-                                      "the video has no audio")
+        elif might_have_audio(self.audio_from):
+            self.audio_message = ("no ffmpeg found (install ffmpeg or `pip install imageio-ffmpeg`): "
+                                  "the video has no audio")
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -144,7 +166,7 @@ class JsonlWriter:
         try:
             self.fh = open(self.path, "w", encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"{path}: cannot write ({exc.strerror})") from None
+            raise OutputError(f"{path}: cannot write ({exc.strerror})") from None
         self.lines = 0
 
     def write(self, frame: int, time: float, records: list[dict]) -> None:
