@@ -6,8 +6,8 @@ let current = null; // {blob, name, images, kind}
 const urls = [];
 
 function setStatus(text, error = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", error);
+  $("message").textContent = text;
+  $("message").classList.toggle("error", error);
 }
 
 function showKind(kind) {
