@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("fastapi", reason="tddfa serve needs the web extra (pip install 'tddfa[web]')")
-
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 
 
@@ -26,6 +24,7 @@ def aligner():
 
 @pytest.fixture(scope="session")
 def app(aligner):
+    pytest.importorskip("fastapi", reason="tddfa serve needs the web extra (pip install 'tddfa[web]')")
     from tddfa.serve import create_app
 
     return create_app(aligner)

@@ -19,6 +19,7 @@ from tddfa.render.outputs import IMAGE_KINDS
 
 from .conftest import EXAMPLE
 
+pytest.importorskip("fastapi", reason="tddfa serve needs the web extra (pip install 'tddfa[web]')")
 PIL = pytest.importorskip("PIL.Image")
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ class WorkerPool:
         if workers < 1 or queue < 0:
             raise ValueError(f"workers must be >= 1 and queue >= 0, got {workers}, {queue}")
         self.workers, self.capacity = workers, workers + queue
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="tddfa-serve")
+        self._executor: ThreadPoolExecutor | None = None  # made on first use, again after shutdown()
         self._pending = 0
         self._lock = threading.Lock()
 
@@ -46,7 +46,11 @@ class WorkerPool:
             self._pending += 1
         submitted = time.perf_counter()
         try:
-            future = self._executor.submit(lambda: fn((time.perf_counter() - submitted) * 1e3))
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="tddfa-serve")
+                executor = self._executor
+            future = executor.submit(lambda: fn((time.perf_counter() - submitted) * 1e3))
         except BaseException:
             self._release()
             raise
@@ -58,4 +62,9 @@ class WorkerPool:
             raise RequestError(504, "timeout", f"the request took more than {timeout:g} s") from None
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the threads (queued work is cancelled); a later :meth:`run` starts new ones, as when the same
+        app is served again."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
