@@ -21,7 +21,9 @@ def browser():
     with sync_api.sync_playwright() as p:
         # WebGL on the CPU: Chromium's SwiftShader, since CI has no GPU
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
+                              args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox",
+                                    # a synthetic camera (a test pattern), allowed without a prompt
+                                    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
         yield b
         b.close()
 
@@ -61,7 +63,33 @@ def test_upload_shows_overlay_and_mesh(browser, live_url, tmp_path):
     assert page.get_attribute("#overlay", "src") != before
     page.click("#kinds button[data-kind='2d_sparse']")
     assert "align" in page.locator("#timing").inner_text()
+    # a mesh download re-sends the image to /v1/mesh
+    with page.expect_download(timeout=120_000) as download:
+        page.click("button[data-mesh='ply']")
+    ply = tmp_path / "face.ply"
+    download.value.save_as(ply)
+    assert ply.read_bytes().startswith(b"ply\n")
     page.screenshot(path=str(tmp_path / "serve_page.png"), full_page=True)
     assert hosts == {"127.0.0.1"}, f"the page fetched from elsewhere: {hosts}"
     assert not errors, errors
+    page.close()
+
+
+def test_webcam_snapshot_is_sent_and_its_error_shown(browser, live_url):
+    """Chromium's fake camera shows a test pattern: the snapshot reaches the server (which should find no face in
+    it; a detector that does is answered with results) and the page shows the answer."""
+    page = browser.new_page()
+    page.goto(live_url + "/")
+    page.click("#webcam-start")
+    page.wait_for_function("() => document.getElementById('video').videoWidth > 0", timeout=30_000)
+    with page.expect_response(lambda r: r.url.endswith("/v1/analyze"), timeout=120_000) as response:
+        page.click("#snap")
+    if response.value.status == 200:
+        page.wait_for_function("() => !document.getElementById('results').hidden")
+    else:
+        assert response.value.status == 422 and response.value.json()["error"] == "no_face"
+        page.wait_for_function("() => document.getElementById('message').classList.contains('error')")
+    assert "webcam.jpg" in page.locator("#message").inner_text()
+    page.click("#webcam-stop")
+    assert page.locator("#webcam").is_hidden()
     page.close()
