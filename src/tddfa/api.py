@@ -182,19 +182,19 @@ class FaceAligner:
         max_faces: keep at most this many faces (largest first).
         verify: drop detections whose landmarks from two crops disagree by more than this fraction of the ROI
             side (a face/no-face test). ``"auto"``: the model's ``verify_threshold`` if its ``.json`` has one
-            (``tddfa calibrate-verify``), else 0.08 (see MODELS.md). ``None`` disables it.
+            (``tddfa calibrate-verify``), else 0.08 (see docs/models.md). ``None`` disables it.
         crops: 1 (default for images): one crop per face (plus ``refine`` re-crops); verify then regresses a shifted,
             enlarged re-crop (3 crops in all with the defaults). 3 (the default of ``tddfa video`` / ``webcam`` and
             of ``tddfa eval stability``): each face is regressed from its ROI and from two copies shifted by +-4 % of
             the side along the diagonal, in one batch; the answer is the mean of the three (in the ROI's frame), and
             the two shifted ones' disagreement (``Face.disagreement``) is the video tracker's check (``verify`` keeps the re-crop test). On the 300W
-            test split (``scripts/validate_crops.py``) 3 crops lower synthetic jitter from 0.359 % to 0.250 % and
+            test split (``benchmarks/validate_crops.py``) 3 crops lower synthetic jitter from 0.359 % to 0.250 % and
             NME from 2.991 % to 2.973 %, for 50 % more network work than 1 crop + verify.
         refine: after regressing a face from its detector box, crop it again this many times from the ROI of its own
             landmarks (the crop the regressor was trained on, and the one the video tracker uses from frame 2 on)
             and regress again; each pass costs one more regression per face. Default 1: on held-out 300W test faces
-            (``scripts/validate_refine.py``) it lowered the detected-box pipeline's NME from 3.429 % to 3.212 % (2
-            passes: 3.196 %); see MODELS.md. The face/no-face check (``verify``) judges the box crops, before
+            (``benchmarks/validate_refine.py``) it lowered the detected-box pipeline's NME from 3.429 % to 3.212 % (2
+            passes: 3.196 %); see docs/models.md. The face/no-face check (``verify``) judges the box crops, before
             refinement, as its threshold was calibrated; refining never changes which faces are kept. 0 gives the
             box-only pipeline (3DDFA_V2's).
     """
@@ -260,7 +260,7 @@ class FaceAligner:
     def detect(self, image: np.ndarray) -> np.ndarray:
         """Face boxes ``(N, 5)`` for ``__call__``. With the face/no-face test on, a FaceBoxes detector proposes
         down to its ``verified_threshold``; otherwise its own ``score_threshold`` applies. The shipped detector
-        keeps both at 0.5: 0.25 was the best on validation but let more false faces through (model card)."""
+        keeps both at 0.5: 0.25 was the best on validation but let more false faces through (docs/models.md)."""
         det = self.detector
         thr = getattr(det, "verified_threshold", None)
         if self.verify is None or thr is None:

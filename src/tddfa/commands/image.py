@@ -46,8 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="default", metavar="SPEC",
                    help="regressor: 'default', a shipped name, a .onnx/.pth file or 'reference:DIR'")
     p.add_argument("--detector", default="default", metavar="SPEC",
-                   help="face detector: 'default', a shipped name ('faceboxes_int8': the INT8 copy, faster on CPUs "
-                        "with VNNI), 'reference:DIR' or a .onnx/.pth file")
+                   help="face detector: 'default' (RetinaFace), a shipped name (tddfa models list), 'reference:DIR' "
+                        "or a .onnx/.pth file")
     p.add_argument("--reference", metavar="DIR",
                    help="use 3DDFA_V2's own checkpoints in DIR (same as --model reference:DIR "
                         "--detector reference:DIR; needs torch the first time)")
@@ -56,17 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "68-keypoint reference model; its shape then matches only approximately)")
     p.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
-                        "small faces; default 1080x720 (see README, detector input size)")
+                        "small faces; default 416x416 (docs/models.md)")
     p.add_argument("--det-flip", action="store_true",
                    help="also detect on the mirrored image and pool both, with box voting (finds more faces and more "
-                        "false ones: AFW recall 97.03 -> 98.22 %%; twice the detector time; see README)")
+                        "false ones; twice the detector time; docs/benchmarks.md)")
     p.add_argument("--threads", type=count(1), default=1, metavar="N", help="ONNX Runtime threads (default 1)")
     p.add_argument("--refine", type=count(0), default=None, metavar="N",
                    help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its own "
-                        "protocol): one more regression per face and pass; see MODELS.md")
+                        "protocol): one more regression per face and pass; see docs/models.md")
     p.add_argument("--fast", action="store_true",
-                   help="the fastest shipped setting: --model tddfa_mb05_int8 --detector faceboxes_int8 --refine 0 "
-                        "(INT8: fastest on CPUs with VNNI; slightly less accurate, see README)")
+                   help="the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 with the default detector "
+                        "(slightly less accurate, docs/models.md)")
     p.add_argument("--crops", type=int, choices=(1, 3), default=1,
                    help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
                         "steadier and slightly more accurate on our validation; the video default)")
@@ -135,7 +135,7 @@ def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: b
 
     kw = {"policy": InputPolicy.from_size(size)} if size is not None else {}
     if flip:
-        kw.update(flip=True, box_voting=True)  # measured together (README): voting places the pooled boxes
+        kw.update(flip=True, box_voting=True)  # measured together (docs/benchmarks.md): voting places the pooled boxes
     return load_detector(spec or "default", threads=threads, **kw)
 
 

@@ -20,8 +20,8 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector", default=None,
                    help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
     g.add_argument("--fast", action="store_true",
-                   help="INT8 models: --model tddfa_mb05_int8 --detector faceboxes_int8 (fastest on CPUs with VNNI; "
-                        "slightly less accurate, see README)")
+                   help="the INT8 regressor: --model tddfa_mb05_int8 with the default detector (fastest; "
+                        "slightly less accurate, docs/models.md)")
     g.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
                    help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
                         "default 1080x720")
