@@ -9,6 +9,11 @@ libfacedetection, BSD-3), both at score > 0.8; the box is RetinaFace's. Faces of
 a detection on a smaller pseudo-face or on anything either teacher reports at > 0.3 counts neither way. The
 deployed detector (``load_detector("default")``, input capped at 416 px) runs on the original image. Rule:
 the threshold of the ``eval.detection`` grid with the largest F1 at IoU 0.4, ties to the higher threshold.
+
+``--rescore`` chooses the second look (``detect.retinaface.Rescore``) the same way, jointly with the threshold:
+the (threshold, floor, zoom side) of thresholds 0.4-0.8, floors 0.1 / 0.2 and sides 48 / 64 px with the largest
+F1, ties to the higher threshold, then the higher floor (fewer second looks); the cut-out size (160 px), the
+number of second looks (8) and the least zoom (1.5x) are fixed beforehand.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import numpy as np
 
 from tddfa.detect import InputPolicy, load_detector
 from tddfa.detect.boxes import iou_matrix
+from tddfa.detect.retinaface import Rescore
 from tddfa.eval.detection import CURVE_THRESHOLDS, match_detections
 
 MIN_SIDE, TEACHER_SCORE, LOOSE_SCORE = 20.0, 0.8, 0.3
@@ -68,21 +74,38 @@ def main() -> int:
     ap.add_argument("--scenes", required=True, help="folder of scene photos (scenes-wider200/images)")
     ap.add_argument("--yuface-path", required=True, help="folder that yuface was installed into (--target)")
     ap.add_argument("--json", help="write the curve and the choice as JSON")
+    ap.add_argument("--rescore", action="store_true", help="also choose the second look's floor and zoom side")
     args = ap.parse_args()
     sys.path.insert(0, args.yuface_path)
     import yuface
 
     paths = sorted(Path(args.scenes).glob("*.jpg"))
-    teacher = load_detector("default", policy=InputPolicy(None, None))
-    student = load_detector("default")
-    dets, must, loose = [], [], []
+    teacher = load_detector("default", policy=InputPolicy(None, None), rescore=None)
+    student = load_detector("default", rescore=None)
+    imgs, dets, must, loose = [], [], [], []
     for p in paths:
         img = cv2.imread(str(p))
         g, lo = pseudo_labels(teacher, yuface, img)
+        imgs.append(img)
         must.append(g)
         loose.append(lo)
         dets.append(student(img, score_threshold=0.05))
     rows = [score(dets, must, loose, t) for t in CURVE_THRESHOLDS]
+    out = {"curve": rows}
+    if args.rescore:
+        grid = []
+        for t in (0.4, 0.5, 0.6, 0.7, 0.8):
+            for floor in (0.1, 0.2):
+                for side in (48.0, 64.0):
+                    det = load_detector("default", score_threshold=t, rescore=Rescore(floor=floor, upper=t, side=side))
+                    grid.append({**score([det(im) for im in imgs], must, loose, t), "floor": floor, "side": side})
+        pick = max(grid, key=lambda r: (round(r["f1"], 6), r["threshold"], r["floor"]))
+        print(f"{'threshold':>9}  {'floor':>5}  {'side':>4}  {'recall %':>8}  {'precision %':>11}  {'F1':>6}  {'false':>5}")
+        for r in grid:
+            print(f"{r['threshold']:>9.2f}  {r['floor']:>5.2f}  {r['side']:>4.0f}  {r['recall']:>8.2f}  "
+                  f"{r['precision']:>11.2f}  {r['f1']:>6.2f}  {r['false']:>5d}")
+        print(f"chosen with the second look: threshold {pick['threshold']}, floor {pick['floor']}, side {pick['side']:.0f}")
+        out["rescore_grid"], out["rescore_chosen"] = grid, pick
     best = max(rows, key=lambda r: (round(r["f1"], 6), r["threshold"]))
     print(f"{len(paths)} scenes, {rows[0]['faces']} pseudo-labelled faces of side >= {MIN_SIDE:.0f} px")
     print(f"{'threshold':>9}  {'recall %':>8}  {'precision %':>11}  {'F1':>6}  {'false':>5}")
@@ -90,7 +113,7 @@ def main() -> int:
         print(f"{r['threshold']:>9.2f}  {r['recall']:>8.2f}  {r['precision']:>11.2f}  {r['f1']:>6.2f}  {r['false']:>5d}")
     print(f"chosen threshold: {best['threshold']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"curve": rows, "chosen": best["threshold"]}, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({**out, "chosen": best["threshold"]}, indent=1) + "\n")
     return 0
 
 

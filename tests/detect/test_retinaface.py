@@ -74,3 +74,34 @@ def test_offline_fetch_gives_actionable_error(tmp_path, monkeypatch):
     with pytest.raises(ModelNotAvailableError, match="tddfa models fetch"):
         provision.fetch_retinaface(quiet=True, download_dir=tmp_path / "empty")
     assert not (tmp_path / "home" / provision.CACHE_NAME).exists()
+
+
+def _tiles(n_rows: int, n_cols: int, side: int) -> np.ndarray:
+    """A grid of the example photo at ``side`` px: at the capped input its face is ~20 px, too small to be sure of."""
+    tile = cv2.resize(cv2.imread(str(EXAMPLES / "astronaut.jpg")), (side, side), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(np.tile(tile, (n_rows, n_cols, 1)))
+
+
+def test_second_look_finds_small_faces(detector):
+    img = _tiles(1, 6, 200)
+    single = load_detector("default", rescore=None)
+    assert len(single(img)) < 3  # unsure at the capped input
+    dets = detector(img)
+    assert len(dets) >= 5
+    centres = (dets[:, 0] + dets[:, 2]) / 2
+    # one face per tile, where the example's face is (its centre ~ x 0.44, y 0.25 of the photo)
+    assert len(set((centres // 200).astype(int))) == len(dets)
+    np.testing.assert_allclose(centres % 200, 0.44 * 200, atol=25)
+    np.testing.assert_allclose((dets[:, 1] + dets[:, 3]) / 2, 0.25 * 200, atol=25)
+
+
+def test_second_look_scores_do_not_depend_on_the_threshold(detector):
+    img = _tiles(1, 6, 200)
+    low = detector(img, score_threshold=0.1)
+    high = detector(img)
+    np.testing.assert_array_equal(low[low[:, 4] > detector.score_threshold], high)
+
+
+def test_second_looks_are_capped(detector):
+    img = _tiles(3, 8, 150)  # 24 unsure faces: only the most likely ones are looked at again
+    assert len(detector(img)) <= detector.rescore.most
