@@ -128,6 +128,21 @@ def test_glb_round_trip(tmp_path, scene):
     assert mesh.visual.uv is not None and mesh.visual.material.baseColorTexture is not None
 
 
+def test_glb_material_shows_the_texture_unchanged(tmp_path, scene):
+    # glTF defaults metallic to 1.0: a texture on a metal without an environment map renders near-black
+    import json
+    import struct
+
+    pytest.importorskip("PIL", reason="Pillow not installed (pip install 'tddfa[mesh]')")
+    img, model, faces = scene
+    (path,) = write_outputs(["glb"], img, faces, model, tmp_path, "pic")
+    data = path.read_bytes()
+    (material,) = json.loads(data[20:20 + struct.unpack("<I", data[12:16])[0]])["materials"]
+    pbr = material["pbrMetallicRoughness"]
+    assert pbr["metallicFactor"] == 0.0
+    assert pbr.get("baseColorFactor", [1.0] * 4) == [1.0, 1.0, 1.0, 1.0]
+
+
 def test_sparse_model_refuses_dense_kinds(tmp_path, scene):
     from tddfa.errors import InputError
 

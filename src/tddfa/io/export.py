@@ -134,7 +134,11 @@ def write_glb(path: str | Path, vertices: np.ndarray, triangles: np.ndarray, uv:
     from PIL import Image
 
     image = Image.fromarray(np.ascontiguousarray(texture[:, :, ::-1]))
-    visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv, np.float64), image=image)
+    # an explicit PBR material: trimesh's default from a bare image dims the texture (base colour 0.4) and leaves
+    # glTF's default metallic 1.0, which renders skin near-black in viewers without an environment map
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, baseColorFactor=[255, 255, 255, 255],
+                                                   metallicFactor=0.0, roughnessFactor=1.0)
+    visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv, np.float64), material=material)
     mesh = trimesh.Trimesh(vertices=np.asarray(vertices, np.float64), faces=np.asarray(triangles, np.int64),
                            visual=visual, process=False)
     path = Path(path)
