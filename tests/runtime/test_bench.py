@@ -197,8 +197,11 @@ def test_fast_baseline_runs_the_fp32_files_the_int8_models_came_from():
     from tddfa.detect import FACEBOXES_ONNX, load_detector
 
     cfg = resolve_models(None, FAST["model"], FAST["detector"])
-    # the default detector is FP32 already: the baseline runs the same file
-    assert fp32_originals(cfg) == {"regressor": "tddfa_mb05", "detector": str(load_detector(FAST["detector"]).onnx_path)}
+    # the default detector is FP32 already: the baseline runs the same detector, loaded the same way
+    base = fp32_originals(cfg)
+    assert base["regressor"] == "tddfa_mb05"
+    ours, theirs = load_detector(FAST["detector"]), load_detector(base["detector"])
+    assert type(theirs) is type(ours) and theirs.onnx_path == ours.onnx_path
     int8 = resolve_models(None, FAST["model"], "faceboxes_int8")
     assert fp32_originals(int8) == {"regressor": "tddfa_mb05", "detector": str(FACEBOXES_ONNX)}
     with pytest.raises(Exception, match="not an INT8 copy"):
