@@ -220,10 +220,11 @@ def exp_spinning(m: dict, rounds: int) -> dict:
 def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None) -> dict:
     from dataclasses import replace
 
-    from tddfa.api import Regressor
+    from tddfa.reconstruct import reconstruct
     from tddfa.bench.quantize import cache_name, float_ends, pack_crops, quantize_regressor
-    from tddfa.geometry import camera_to_image, normalize
+    from tddfa.geometry import normalize
     from tddfa.runtime.registry import resolve_regressor
+    from tddfa.runtime.regressor import Regressor
 
     res: dict = {}
     calib = normalize(pack_crops(pack, "train", step=10)[0])
@@ -262,7 +263,7 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
         def nme(onnx):
             reg = Regressor(replace(spec, onnx=Path(onnx)), threads=1)
             params = np.concatenate([reg(crops[i:i + 32]) for i in range(0, len(crops), 32)])
-            lm = camera_to_image(fm.reconstruct(params, sparse=True), rois)[..., :2]
+            lm = reconstruct(fm, params, rois, sparse=True)[..., :2]
             return 100 * float((np.linalg.norm(lm - gt, axis=2).mean(1) / box).mean()), lm
 
         base, lm0 = nme(files[arch]["fp32"])

@@ -18,6 +18,8 @@ import numpy as np
 from ..errors import ModelNotAvailableError
 from ..facemodel import FaceModel, load_bfm, load_reference_keypoint_model
 from ..facemodel.provision import cache_dir, safe_unpickle
+from ..geometry.consistency import VERIFY_THRESHOLD
+from ..geometry.roi import BOX_SCALE
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # training checkpoints of the shipped models: in a source checkout only, never in the wheel (inference needs none)
@@ -34,8 +36,8 @@ class RegressorSpec:
     param_std: np.ndarray
     face_model: str  # "bfm" or "reference:DIR"
     card: str = ""
-    roi_box_scale: float = 1.58  # detector box side -> crop side (see tddfa.geometry.roi_from_box)
-    verify_threshold: float = 0.08  # face/no-face re-crop test (see tddfa.train.verify_threshold)
+    roi_box_scale: float = BOX_SCALE  # detector box side -> crop side (see tddfa.geometry.roi_from_box)
+    verify_threshold: float = VERIFY_THRESHOLD  # face/no-face re-crop test (see tddfa.train.verify_threshold)
     # trained on landmark ROIs (ours): a detector calibrated against them (``box_to_roi``) supplies the crop rule
     landmark_rois: bool = False
 
@@ -55,8 +57,8 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32),
                          face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""),
-                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)),
-                         verify_threshold=float(cfg.get("verify_threshold", 0.08)),
+                         roi_box_scale=float(cfg.get("roi_box_scale", BOX_SCALE)),
+                         verify_threshold=float(cfg.get("verify_threshold", VERIFY_THRESHOLD)),
                          landmark_rois="roi_box_scale" in cfg)
 
 
@@ -125,5 +127,5 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
     return RegressorSpec(name=pth.stem, onnx=onnx, arch=cfg["arch"], input_size=cfg.get("input_size", 120),
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"),
-                         roi_box_scale=float(cfg.get("roi_box_scale", 1.58)), landmark_rois="roi_box_scale" in cfg)
+                         roi_box_scale=float(cfg.get("roi_box_scale", BOX_SCALE)), landmark_rois="roi_box_scale" in cfg)
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, NoFaceError
+from ..face import faces_from_params
 from ..io.export import result_dict, write_outputs
 from ..io.images import to_bgr
 from ..render.outputs import IMAGE_KINDS, render_kind
@@ -70,7 +71,7 @@ class Pipeline:
         size = self.input_size
         img = np.full((size, size, 3), 128, np.uint8)
         params = np.asarray(self.aligner.spec.param_mean, np.float32)[None]
-        faces = self.aligner.faces_from_params(params, np.array([[0.0, 0.0, size, size]]))
+        faces = faces_from_params(self.model, params, np.array([[0.0, 0.0, size, size]]), size=size)
         for kind in IMAGE_KINDS:
             self._encode(kind, img, faces, None, Timing())
         self._mesh(img, faces, "glb", Timing())
