@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ModelNotAvailableError
+from ..errors import InputError, ModelNotAvailableError, require
 
 REGRESSORS = ("mb1", "mb05", "mobilenet_v3", "resnet22")
 # file names of 3DDFA_V2's weights inside a reference directory
@@ -29,10 +29,9 @@ REFERENCE_FILES = {"mb05": "mb05_120x120.pth", "mb1": "mb1_120x120.pth", "facebo
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ModelNotAvailableError("export needs PyTorch: pip install 'tddfa[train]'") from None
+    require("torch", "export needs PyTorch: pip install 'tddfa[train]'")
+    import torch
+
     return torch
 
 
@@ -81,10 +80,9 @@ def build_regressor(arch: str, weights: Path | None):
 
 
 def build_faceboxes(weights: Path | None):
-    try:
-        from ..nets.faceboxes import FaceBoxesNet, load_faceboxes
-    except ImportError:
-        raise ModelNotAvailableError("this version has no FaceBoxes network (tddfa.nets.faceboxes)") from None
+    _torch()
+    from ..nets.faceboxes import FaceBoxesNet, load_faceboxes
+
     if weights is None:
         return FaceBoxesNet().eval()
     try:

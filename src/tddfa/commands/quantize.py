@@ -18,7 +18,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import InputError, ModelNotAvailableError
+from ..errors import InputError, ModelNotAvailableError, require
 
 
 def _run_detector(args: argparse.Namespace, out: Path) -> int:
@@ -30,12 +30,8 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
         raise InputError(f"{pth}: give a FaceBoxes .pth checkpoint (or 'default'); the INT8 graph is exported from it")
     if out.resolve() in (pth.with_suffix(".onnx").resolve(), (MODELS_DIR / f"{pth.stem}.onnx").resolve()):
         raise InputError(f"{out}: would overwrite the detector's own ONNX")
-    try:
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError(
-            "quantizing the detector needs torch and onnx: pip install 'tddfa[train]'") from None
+    for module in ("onnx", "torch"):
+        require(module, "quantizing the detector needs torch and onnx: pip install 'tddfa[train]'")
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_detector(pth, out, args.pack)
     src_json = pth.with_suffix(".json")
@@ -70,10 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = resolve_regressor(args.model)
     if out.resolve() == Path(spec.onnx).resolve():
         raise InputError(f"{out}: would overwrite the model it quantizes")
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError("quantization needs the onnx package: pip install 'tddfa[train]'") from None
+    require("onnx", "quantization needs the onnx package: pip install 'tddfa[train]'")
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_for_cpu(spec.onnx, out, args.pack, step=args.calib_step)
     src_json = Path(spec.onnx).with_suffix(".json")

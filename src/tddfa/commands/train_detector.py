@@ -11,16 +11,13 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import InputError, ModelNotAvailableError
+from ..errors import InputError, ModelNotAvailableError, require
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def _torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError("training needs PyTorch: pip install 'tddfa[train]'") from None
+    require("torch", "training needs PyTorch: pip install 'tddfa[train]'")
 
 
 def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import ModelNotAvailableError
+from ..errors import ModelNotAvailableError, require
 from .boxes import decode, encode, iou_matrix, nms, vote
 from .faceboxes import FaceBoxesDetector, InputPolicy, parse_input_size
 from .priors import prior_boxes
@@ -36,11 +36,9 @@ def _digest(path: Path) -> str:
 
 def export_pth_to_onnx(pth: Path, onnx: Path) -> Path:
     """Export a FaceBoxes ``.pth`` (reference or ours) to ONNX (needs torch)."""
-    try:
-        from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
-    except ImportError:
-        raise ModelNotAvailableError(
-            f"converting {pth.name} to ONNX needs PyTorch: pip install 'tddfa[train]'") from None
+    require("torch", f"converting {pth.name} to ONNX needs PyTorch: pip install 'tddfa[train]'")
+    from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
+
     return export_faceboxes_onnx(load_faceboxes(pth), onnx)
 
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelNotAvailableError
+from ..errors import ModelNotAvailableError, require
 from ..facemodel import FaceModel, load_bfm, load_reference_keypoint_model
 from ..facemodel.provision import cache_dir, safe_unpickle
 from ..geometry.consistency import VERIFY_THRESHOLD
 from ..geometry.roi import BOX_SCALE
 
+NEEDS_TORCH = "loading a .pth checkpoint needs PyTorch: pip install 'tddfa[train]'"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 # training checkpoints of the shipped models: in a source checkout only, never in the wheel (inference needs none)
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
@@ -69,12 +70,11 @@ def _reference_spec(ref_dir: Path) -> RegressorSpec:
     digest = hashlib.sha256(pth.read_bytes()).hexdigest()[:12]
     onnx = cache_dir() / "reference" / f"mb05_120x120_{digest}.onnx"
     if not onnx.exists():
-        try:
-            from ..nets import create_model
-            from ..nets.checkpoint import load_checkpoint
-            from .onnx import export_onnx
-        except ImportError:
-            raise ModelNotAvailableError("loading a .pth checkpoint needs PyTorch: pip install 'tddfa[train]'") from None
+        require("torch", NEEDS_TORCH)
+        from ..nets import create_model
+        from ..nets.checkpoint import load_checkpoint
+        from .onnx import export_onnx
+
         export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, 120, 120))
     stats = safe_unpickle((ref_dir / "param_mean_std_62d_120x120.pkl").read_bytes())
     return RegressorSpec(name="reference-mb05", onnx=onnx, arch="mb05", input_size=120,
@@ -107,13 +107,12 @@ def resolve_regressor(spec: str | Path = "default") -> RegressorSpec:
 
 def _spec_from_pth(pth: Path) -> RegressorSpec:
     """Our own training checkpoints carry their config; export them to ONNX in the cache."""
-    try:
-        import torch
+    require("torch", NEEDS_TORCH)
+    import torch
 
-        from ..nets import create_model
-        from .onnx import export_onnx
-    except ImportError:
-        raise ModelNotAvailableError("loading a .pth checkpoint needs PyTorch: pip install 'tddfa[train]'") from None
+    from ..nets import create_model
+    from .onnx import export_onnx
+
     ck = torch.load(pth, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "config" not in ck:
         raise ModelNotAvailableError(f"{pth} is not a tddfa checkpoint (no 'config'); for 3DDFA_V2 weights use --reference")

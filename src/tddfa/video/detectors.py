@@ -1,11 +1,8 @@
-"""Detector choice for video: the package detector (``tddfa.detect``) when it exists, else a stand-in.
-
-The stand-in is OpenCV's bundled Haar cascade (frontal faces only, box convention not FaceBoxes'); it is used only
-when asked for (``"haar"``) or when ``tddfa.detect`` is not installed, and says so on stderr.
+"""Detector choice for video: the package detector (``tddfa.detect``), or OpenCV's bundled Haar cascade when asked
+for (``"haar"``: frontal faces only, box convention not FaceBoxes'; handy where no detector model is at hand).
 """
 from __future__ import annotations
 
-import sys
 from typing import Callable
 
 import cv2
@@ -38,23 +35,15 @@ class HaarDetector:
 
 def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, quiet: bool = False,
                      size: tuple[int, int] | None = None) -> Callable:
-    """``"haar"`` -> the stand-in; ``"default"`` or another spec -> ``tddfa.detect.load_detector(spec)`` when the
-    package has it (input capped at ``size`` = (W, H) if given), else the stand-in with a note on stderr; a
-    callable is returned as is."""
+    """``"haar"`` -> the stand-in; ``"default"`` or another spec -> ``tddfa.detect.load_detector(spec)`` (input
+    capped at ``size`` = (W, H) if given); a callable is returned as is. ``quiet`` is accepted and unused."""
     if callable(spec):
         return spec
     spec = spec or "default"
     if spec == "haar":
         return HaarDetector()
-    try:
-        from ..detect import load_detector  # type: ignore[attr-defined]
-    except ImportError:
-        if not quiet:
-            print("tddfa: note: tddfa.detect is not available; using OpenCV's Haar cascade as a stand-in detector",
-                  file=sys.stderr)
-        return HaarDetector()
-    if size is not None:
-        from ..detect import InputPolicy
+    from ..detect import InputPolicy, load_detector
 
+    if size is not None:
         return load_detector(spec, threads=threads, policy=InputPolicy.from_size(size))
     return load_detector(spec, threads=threads)
