@@ -91,7 +91,7 @@ def models(reference: str) -> dict:
     out = {a: v["onnx"] for a, v in cfg["regressors"].items() if "onnx" in v}
     out["labels"] = {a: v.get("weights") for a, v in cfg["regressors"].items()}
     if cfg.get("detector"):
-        from tddfa.detect import load_detector
+        from tddfa.runtime.registry import load_detector
 
         out["detector"] = str(load_detector(cfg["detector"]).onnx_path)
     out["detector_spec"], out["regressor_spec"] = cfg.get("detector"), cfg.get("regressor")
@@ -175,7 +175,7 @@ def _pipeline_child(spec: dict) -> dict:
 
     from tddfa.api import FaceAligner
     from tddfa.bench.timing import measure
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     t = spec["threads"]
     import cv2
@@ -287,7 +287,7 @@ def exp_int8det(m: dict, rounds: int, pack: Path, work: Path) -> dict:
     import shutil
 
     from tddfa.bench.quantize import cache_name, detector_calibration, quantize_regressor
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     fp32 = load_detector(m["detector_spec"]).onnx_path
     out = work / cache_name(fp32)
@@ -307,7 +307,7 @@ def exp_detvote(m: dict, rounds: int) -> dict:
     if not m.get("detector_spec"):
         print("\n## detvote: skipped (no detector)")
         return {}
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     img = frame_720p()
     dets = {"plain": {}, "box voting": {"box_voting": True}, "flip + box voting": {"box_voting": True, "flip": True}}
@@ -326,7 +326,7 @@ def exp_detsize(m: dict, rounds: int, pack: Path) -> dict:
     import cv2
 
     from tddfa.bench.scenes import scene
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
     from tddfa.detect.faceboxes import InputPolicy
 
     policies = {"720x1080 (reference)": InputPolicy(720, 1080), "540x960": InputPolicy(540, 960),

@@ -19,7 +19,8 @@ from .face import faces_from_params as _faces_from_params
 from .facemodel import FaceModel
 from .geometry import roi_from_landmarks
 from .io.images import read_image, to_bgr
-from .runtime.registry import resolve_regressor
+from .runtime import registry
+from .runtime.registry import list_models, resolve_regressor
 from .runtime.regressor import Regressor
 from .runtime.regressor import regress as _regress
 
@@ -31,23 +32,14 @@ __all__ = ["FaceAligner", "Face", "Regressor", "FAST", "list_models"]
 FAST = {"model": "tddfa_mb05_int8", "detector": "default", "refine": 0}
 
 
-def list_models() -> dict[str, list[str]]:
-    """Names accepted as ``model=`` and ``detector=`` specs: ``{"regressors": [...], "detectors": [...]}``, each
-    with ``"default"`` first; paths and ``"reference:DIR"`` are accepted too."""
-    from .detect import DEFAULT as DEFAULT_DETECTOR, MODELS_DIR
-
-    regs = sorted(p.stem for p in MODELS_DIR.glob("*.json")
-                  if p.stem != "default" and p.with_suffix(".onnx").exists() and "param_mean" in p.read_text())
-    dets = sorted(p.stem for p in MODELS_DIR.glob("faceboxes*.onnx"))
-    return {"regressors": ["default", *regs], "detectors": ["default", DEFAULT_DETECTOR, *dets]}
-
-
 class FaceAligner:
     """Detect faces and regress their 3DMM parameters.
 
     Args:
-        model: regressor name or path (see :func:`tddfa.runtime.registry.resolve_regressor`).
-        detector: ``"default"``, a detector spec string, or a callable ``img -> (N, 5)`` boxes+scores.
+        model: regressor spec: ``"default"``, a name of :func:`tddfa.list_models`, a path or ``"reference:DIR"``
+            (:func:`tddfa.runtime.registry.resolve_regressor`).
+        detector: a detector spec of the same kinds (:func:`tddfa.runtime.registry.load_detector`), or a callable
+            ``img -> (N, 5)`` boxes+scores.
         threads: ONNX Runtime intra-op threads per session.
         max_faces: keep at most this many faces (largest first).
         verify: drop detections whose landmarks from two crops disagree by more than this fraction of the ROI
@@ -101,9 +93,7 @@ class FaceAligner:
     @property
     def detector(self) -> Callable:
         if self._detector is None:
-            from .detect import load_detector
-
-            self._detector = load_detector(self._detector_spec or "default", threads=self.threads)
+            self._detector = registry.load_detector(self._detector_spec or "default", threads=self.threads)
         return self._detector
 
     def __call__(self, image: np.ndarray | str | Path) -> list[Face]:

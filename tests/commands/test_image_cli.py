@@ -24,7 +24,7 @@ def stub_detector(img):
 
 @pytest.fixture
 def ref(reference_dir, monkeypatch):
-    from tddfa import detect
+    from tddfa.runtime import registry
     from tddfa.errors import ModelNotAvailableError
     from tddfa.runtime.registry import resolve_regressor
 
@@ -32,7 +32,7 @@ def ref(reference_dir, monkeypatch):
         resolve_regressor(f"reference:{reference_dir}")
     except ModelNotAvailableError as exc:
         pytest.skip(f"reference regressor unavailable: {exc}")
-    monkeypatch.setattr(detect, "load_detector", lambda spec, threads=1, **kw: stub_detector)
+    monkeypatch.setattr(registry, "load_detector", lambda spec, threads=1, **kw: stub_detector)
     return str(reference_dir)
 
 
@@ -109,7 +109,7 @@ def test_unknown_kind_is_a_clear_error(ref, example, tmp_path, capsys):
 
 
 def test_det_size_caps_the_detector_input(monkeypatch):
-    from tddfa import detect
+    from tddfa.runtime import registry
     from tddfa.commands.image import detector_with_size
 
     seen = {}
@@ -118,16 +118,14 @@ def test_det_size_caps_the_detector_input(monkeypatch):
         seen.update(spec=spec, **kw)
         return stub_detector
 
-    monkeypatch.setattr(detect, "load_detector", fake_load)
+    monkeypatch.setattr(registry, "load_detector", fake_load)
     assert detector_with_size("default", None, 1) == "default"  # no cap: the spec goes on unchanged
     assert detector_with_size(stub_detector, (640, 360), 1) is stub_detector  # a callable is used as given
     assert detector_with_size("default", (640, 360), 1) is stub_detector
-    assert seen["spec"] == "default" and seen["policy"] == detect.InputPolicy(max_height=360, max_width=640)
-    assert seen["policy"].scale(720, 1280) == 0.5
-    assert "flip" not in seen
+    assert seen == {"spec": "default", "size": (640, 360), "flip": False}
     seen.clear()
     assert detector_with_size("default", None, 1, flip=True) is stub_detector
-    assert seen == {"spec": "default", "flip": True, "box_voting": True}  # no cap asked: the model's own
+    assert seen == {"spec": "default", "size": None, "flip": True}  # no cap asked: the model's own
 
 
 def test_det_size_rejects_bad_values(capsys):

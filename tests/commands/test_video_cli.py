@@ -25,7 +25,7 @@ def test_fast_loads_the_int8_models(bfm):
 
     aligner, _ = build_tracker(_args(fast=True))
     assert aligner.spec.name == FAST["model"]
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     assert aligner.detector.onnx_path == load_detector(FAST["detector"]).onnx_path
 

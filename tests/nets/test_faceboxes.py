@@ -108,7 +108,7 @@ def test_lite_checkpoint_loads_exports_and_agrees_with_onnx(tmp_path):
 
 def test_detector_export_names_the_file_by_architecture(tmp_path):
     from tddfa.commands.train_detector import export_checkpoint
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     for stem, fine, want in [("rdcl", False, "faceboxes"), ("lite", False, "faceboxes_lite"),
                              ("rdcl", True, "faceboxes_s16")]:

@@ -74,7 +74,7 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 
     dets = [detector] if detector else ["default"] + ([f"reference:{reference}"] if reference else [])
     derr = []
-    from ..detect import load_detector
+    from ..runtime.registry import load_detector
 
     for spec in dets:
         try:
@@ -102,7 +102,7 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 def fp32_originals(cfg: dict) -> dict:
     """The FP32 files the pipeline's INT8 regressor and detector were quantized from (their ``.json`` says); a
     detector that is FP32 already is its own baseline."""
-    from ..detect import load_detector
+    from ..runtime.registry import load_detector
     from ..runtime.registry import resolve_regressor
 
     def origin(onnx: Path, to_onnx, required: bool = True) -> str:

@@ -84,7 +84,7 @@ def run_stages(cfg: dict) -> dict:
     det = None
     if cfg.get("detector"):
         try:
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             det = load_detector(fp32.get("detector") or cfg["detector"], threads=threads)
             if baseline:
@@ -102,7 +102,7 @@ def run_stages(cfg: dict) -> dict:
 
     if cfg.get("detector_compare") and det is not None and not baseline:
         def compare() -> dict:
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             other = load_detector(cfg["detector_compare"], threads=threads)
             return {**measure(lambda: other(frames["720p"]), budget), "faces": int(len(other(frames["720p"])))}
@@ -167,7 +167,7 @@ def run_stages(cfg: dict) -> dict:
             return {**measure(lambda: al8(frames["720p"]), budget), "faces": len(al8(frames["720p"]))}
         _safe(res, "pipeline_720p_1face_int8", lambda: pipe_int8(det))
         if cfg.get("detector_int8"):
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             det8 = load_detector(cfg["detector_int8"], threads=threads)
             _safe(res, "detect_720p_int8", lambda: {**measure(lambda: det8(frames["720p"]), budget),

@@ -131,12 +131,9 @@ def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: b
     test-time pooling and box voting (``flip``)."""
     if (size is None and not flip) or callable(spec):
         return spec
-    from ..detect import InputPolicy, load_detector
+    from ..runtime.registry import load_detector
 
-    kw = {"policy": InputPolicy.from_size(size)} if size is not None else {}
-    if flip:
-        kw.update(flip=True, box_voting=True)  # measured together (docs/benchmarks.md): voting places the pooled boxes
-    return load_detector(spec or "default", threads=threads, **kw)
+    return load_detector(spec or "default", threads=threads, size=size, flip=flip)
 
 
 def _make_aligner(args: argparse.Namespace):

@@ -42,7 +42,7 @@ def _export(args: argparse.Namespace) -> int:
 
     scale, note = None, ""
     if args.roi_box_scale == "auto":
-        from ..detect import load_detector
+        from ..runtime.registry import load_detector
         from ..train.roi_scale import measure_roi_box_scale
 
         m = measure_roi_box_scale(load_detector(args.detector), args.data_300w)

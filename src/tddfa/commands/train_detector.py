@@ -12,8 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError, ModelNotAvailableError, require
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+from ..runtime.registry import MODELS_DIR
 
 
 def _torch():

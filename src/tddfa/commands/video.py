@@ -48,7 +48,7 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
 def build_tracker(args: argparse.Namespace):
     """(aligner, tracker) from the shared options."""
     from ..api import FaceAligner
-    from ..video.detectors import resolve_detector
+    from ..runtime.registry import load_detector
     from ..video.tracker import FaceTracker, TrackerConfig
 
     model = args.model
@@ -64,7 +64,7 @@ def build_tracker(args: argparse.Namespace):
             model = f"reference:{args.reference}"
         if det is None:
             det = f"reference:{args.reference}"
-    detector = resolve_detector(det or "default", threads=args.threads, size=args.det_size)
+    detector = load_detector(det or "default", threads=args.threads, size=args.det_size)
     aligner = FaceAligner(model=model, detector=detector, threads=args.threads, crops=args.crops)
     cfg = TrackerConfig(detect_every=args.detect_every, max_faces=args.max_faces, check=not args.no_check)
     return aligner, FaceTracker(aligner, cfg)

@@ -285,25 +285,23 @@ def format_tradeoff(name: str, rows: list[dict]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..detect import InputPolicy, load_detector
+    from ..runtime.registry import load_detector
 
     if args.reference and args.weights:
         from ..errors import InputError
         raise InputError("use either --reference or --weights, not both")
     spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
     results = {}
-    over = {"policy": InputPolicy.from_size(args.input_size)} if args.input_size else {}
     # the mirrored pass applies to the evaluated detector only: the reference keeps its own single pass
-    flip = {"flip": True, "box_voting": True} if args.flip else {}
-    det = load_detector(spec, threads=args.threads, **over, **flip)
+    det = load_detector(spec, threads=args.threads, size=args.input_size, flip=args.flip)
     if args.flip:
         det.name = f"{det.name}+flip"
     results[det.name] = evaluate_detector(det, args.data, args.repeats, negatives=args.negatives)
     if args.compare_reference and not args.reference:
-        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, **over)
+        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, size=args.input_size)
         results[ref.name] = evaluate_detector(ref, args.data, args.repeats, negatives=args.negatives)
     if args.compare:
-        other = load_detector(args.compare, threads=args.threads, **over)
+        other = load_detector(args.compare, threads=args.threads, size=args.input_size)
         other.name = other.name if other.name not in results else f"{other.name} (compare)"
         results[other.name] = evaluate_detector(other, args.data, args.repeats, negatives=args.negatives)
     print(format_table(results))

