@@ -221,14 +221,14 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
     from dataclasses import replace
 
     from tddfa.reconstruct import reconstruct
-    from tddfa.bench.quantize import cache_name, float_ends, pack_crops, quantize_regressor
+    from tddfa.export.quantize import cache_name, float_ends, pack_crops, quantize_regressor
     from tddfa.geometry import normalize
     from tddfa.runtime.registry import resolve_regressor
     from tddfa.runtime.regressor import Regressor
 
     res: dict = {}
     calib = normalize(pack_crops(pack, "train", step=10)[0])
-    # the last one is the shipped recipe (tddfa.bench.quantize.quantize_for_cpu)
+    # the last one is the shipped recipe (tddfa.export.quantize.quantize_for_cpu)
     variants = {"int8 per-channel": dict(reduce_range=False), "int8 per-channel reduce_range": dict(reduce_range=True),
                 "int8 reduce_range, ends float": dict(reduce_range=True, ends=True)}
     files: dict = {}
@@ -286,7 +286,7 @@ def exp_int8det(m: dict, rounds: int, pack: Path, work: Path) -> dict:
         return {}
     import shutil
 
-    from tddfa.bench.quantize import cache_name, detector_calibration, quantize_regressor
+    from tddfa.export.quantize import cache_name, detector_calibration, quantize_regressor
     from tddfa.runtime.registry import load_detector
 
     fp32 = load_detector(m["detector_spec"]).onnx_path

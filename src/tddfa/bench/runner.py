@@ -124,7 +124,7 @@ def add_int8(cfg: dict, pack: str) -> None:
     """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
     and of the pipeline's regressor, cached by the FP32 file's digest."""
     from ..facemodel.provision import cache_dir
-    from .quantize import cache_name, quantize_for_cpu
+    from ..export.quantize import cache_name, quantize_for_cpu
 
     def quantized(fp32: str) -> Path:
         out = cache_dir() / "bench" / cache_name(fp32)
@@ -172,7 +172,7 @@ def _random_onnx(arch: str) -> Path:
 
         from ..geometry import normalize
         from ..nets import create_model
-        from ..runtime.onnx import export_onnx
+        from ..export.onnx import export_onnx
         from .scenes import load_face
 
         torch.manual_seed(0)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import InputError, NoFaceError, TddfaError, UsageError
 from ..eval.detection import parse_size
-from ..io.export import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
+from ..io.writers import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
                          write_outputs)
 from ..io.images import IMAGE_SUFFIXES, read_image
 from ..render.outputs import DENSE_KINDS

@@ -1,7 +1,7 @@
 """``tddfa quantize MODEL -o OUT.onnx``: an INT8 copy of a regressor for CPUs (needs the ``onnx`` package);
 ``tddfa quantize --detector [PTH] -o OUT.onnx``: the same for the FaceBoxes detector (needs torch too).
 
-Static quantization with the recipe of :func:`tddfa.bench.quantize.quantize_for_cpu`, calibrated on the 300W
+Static quantization with the recipe of :func:`tddfa.export.quantize.quantize_for_cpu`, calibrated on the 300W
 **train** split; writes ``OUT.onnx`` and ``OUT.json`` (the model's settings, so ``--model OUT.onnx`` loads it).
 The shipped ``tddfa_mb1_mb05_int8`` was made with::
 
@@ -22,7 +22,7 @@ from ..errors import InputError, ModelNotAvailableError, require
 
 
 def _run_detector(args: argparse.Namespace, out: Path) -> int:
-    from ..bench.quantize import quantize_detector
+    from ..export.quantize import quantize_detector
     from ..runtime.registry import CHECKPOINTS_DIR, MODELS_DIR
 
     pth = CHECKPOINTS_DIR / "faceboxes.pth" if args.detector == "default" else Path(args.detector)
@@ -50,7 +50,7 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..bench.quantize import quantize_for_cpu
+    from ..export.quantize import quantize_for_cpu
 
     out = Path(args.output)
     if out.suffix != ".onnx":

@@ -38,7 +38,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..train.export import export_checkpoint
+    from ..export.checkpoint import export_checkpoint
 
     scale, note = None, ""
     if args.roi_box_scale == "auto":
@@ -80,7 +80,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from ..train.export import ensemble_checkpoint
+    from ..export.checkpoint import ensemble_checkpoint
 
     cfg = ensemble_checkpoint(args.checkpoints, args.out)
     print(f"wrote {args.out}: {cfg['arch']} of {', '.join(cfg['members'])} (output whitening of the first)")

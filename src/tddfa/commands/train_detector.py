@@ -19,33 +19,6 @@ def _torch():
     require("torch", "training needs PyTorch: pip install 'tddfa[train]'")
 
 
-def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:
-    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
-    ``name`` defaults to the architecture's (``faceboxes``, ``faceboxes_lite`` or ``faceboxes_s16``), so another
-    architecture never replaces the default detector by accident."""
-    import torch
-
-    from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
-    from ..train.detector.trainer import weights_of
-
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    sd = weights_of(ck)
-    arch = arch_of(sd)
-    name = name or arch
-    net = faceboxes_for(sd)
-    net.load_state_dict(sd, strict=True)
-    net.eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
-    export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
-    meta = {"name": f"tddfa-{name}", "arch": arch, "score_threshold": 0.5, "nms_threshold": 0.3,
-            "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
-            "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
-            "source_checkpoint": str(ck_path)}
-    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return {**meta, "file": name}
-
-
 def make_pools(cfg: dict) -> None:
     """Build every pool of ``cfg["pools"]`` from its ``from`` / ``source`` (see ``tddfa.train.detector.pools``)."""
     from tqdm import tqdm
@@ -111,7 +84,9 @@ def _run(args: argparse.Namespace) -> int:
             args.checkpoint, Path(args.checkpoint))
         if not ck.exists():
             raise ModelNotAvailableError(f"checkpoint not found: {ck}")
-        meta = export_checkpoint(ck, Path(args.out), args.name)
+        from ..export.checkpoint import export_detector_checkpoint
+
+        meta = export_detector_checkpoint(ck, Path(args.out), args.name)
         print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/{meta['file']}.{{pth,onnx,json}}")
         return 0
     if not Path(cfg["data_300w"]).is_dir():

@@ -127,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def check_writable(path: Path) -> None:
     """``path`` can be created (its folder exists or can be made, and takes files): :class:`OutputError` if not."""
-    from ..io.export import prepare_out_dir
+    from ..io.writers import prepare_out_dir
 
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")

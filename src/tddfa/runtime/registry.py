@@ -96,20 +96,13 @@ def _reference_dir(spec: str) -> Path | None:
     return Path(spec) if Path(spec).is_dir() else None
 
 
-def _export_reference_regressor(pth: Path, onnx: Path) -> None:
-    require("torch", NEEDS_TORCH)
-    from ..nets import create_model
-    from ..nets.checkpoint import load_checkpoint
-    from .onnx import export_onnx
-
-    export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, 120, 120))
-
-
 def _reference_spec(ref_dir: Path) -> RegressorSpec:
     pth = ref_dir / REFERENCE_REGRESSOR
     if not pth.exists():
         raise ModelNotAvailableError(f"no {REFERENCE_REGRESSOR} in {ref_dir}")
-    onnx = cached_onnx(pth, "reference", _export_reference_regressor)
+    from ..export.onnx import reference_regressor_to_onnx
+
+    onnx = cached_onnx(pth, "reference", reference_regressor_to_onnx)
     stats = safe_unpickle((ref_dir / "param_mean_std_62d_120x120.pkl").read_bytes())
     return RegressorSpec(name="reference-mb05", onnx=onnx, arch="mb05", input_size=120,
                          param_mean=np.asarray(stats["mean"], np.float32),
@@ -151,8 +144,8 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
     size = cfg.get("input_size", 120)
 
     def export(src: Path, onnx: Path) -> None:
+        from ..export.onnx import export_onnx
         from ..nets import create_model
-        from .onnx import export_onnx
 
         model = create_model(cfg["arch"])
         model.load_state_dict(ck["model"])
@@ -166,14 +159,6 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
 
 
 # --- detectors -----------------------------------------------------------------------------------------------------
-def _export_faceboxes(pth: Path, onnx: Path) -> None:
-    """A FaceBoxes ``.pth`` (reference or ours) -> ONNX (needs torch)."""
-    require("torch", f"converting {pth.name} to ONNX needs PyTorch: pip install 'tddfa[train]'")
-    from ..nets.faceboxes import export_faceboxes_onnx, load_faceboxes
-
-    export_faceboxes_onnx(load_faceboxes(pth), onnx)
-
-
 def _detector_settings(onnx: Path) -> dict:
     """Thresholds / input policy from a sibling ``.json`` (our shipped model card data), if any."""
     from ..detect import InputPolicy
@@ -218,11 +203,13 @@ def load_detector(spec: str | Path | Callable | None = "default", threads: int =
         from ..detect.retinaface import RetinaFaceDetector
 
         return RetinaFaceDetector(fetch_retinaface(), threads=threads, **overrides)
+    from ..export.onnx import faceboxes_to_onnx
+
     ref = _reference_dir(s)
     if (MODELS_DIR / f"{s}.onnx").exists() and s.replace("_", "").isalnum():
         onnx, name = MODELS_DIR / f"{s}.onnx", f"tddfa-{s}"
     elif ref is not None:
-        onnx = cached_onnx(ref / REFERENCE_DETECTOR, "reference", _export_faceboxes, f"_g{DETECTOR_GRAPH}")
+        onnx = cached_onnx(ref / REFERENCE_DETECTOR, "reference", faceboxes_to_onnx, f"_g{DETECTOR_GRAPH}")
         name = "reference-faceboxes"
     else:
         p = Path(s)
@@ -231,7 +218,7 @@ def load_detector(spec: str | Path | Callable | None = "default", threads: int =
                 raise ModelNotAvailableError(f"detector model not found: {p}")
             onnx = p
         elif p.suffix in (".pth", ".pt"):
-            onnx = cached_onnx(p, "detectors-ema", _export_faceboxes, f"_g{DETECTOR_GRAPH}")
+            onnx = cached_onnx(p, "detectors-ema", faceboxes_to_onnx, f"_g{DETECTOR_GRAPH}")
             # settings of our checkpoints travel in a .json next to the .pth
             if p.with_suffix(".json").exists() and not onnx.with_suffix(".json").exists():
                 onnx.with_suffix(".json").write_text(p.with_suffix(".json").read_text())

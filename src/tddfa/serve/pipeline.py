@@ -1,6 +1,6 @@
 """What a request computes, in a worker thread: decode -> align -> render / export, each stage timed.
 
-Everything stays in memory except meshes, which the CLI's own writers (:func:`tddfa.io.export.write_outputs`)
+Everything stays in memory except meshes, which the CLI's own writers (:func:`tddfa.io.writers.write_outputs`)
 write into a private temporary folder that is removed before the answer leaves; no name from the client is
 ever used as a path.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, NoFaceError
 from ..face import faces_from_params
-from ..io.export import result_dict, write_outputs
+from ..io.writers import result_dict, write_outputs
 from ..io.images import to_bgr
 from ..render.outputs import IMAGE_KINDS, render_kind
 
