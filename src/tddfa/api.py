@@ -24,12 +24,36 @@ from .runtime.registry import list_models, resolve_regressor
 from .runtime.regressor import Regressor
 from .runtime.regressor import regress as _regress
 
-__all__ = ["FaceAligner", "Face", "Regressor", "FAST", "list_models"]
+__all__ = ["FaceAligner", "Face", "Regressor", "FAST", "list_models", "choose_models"]
 
 
 # The fastest shipped setting: the INT8 copy of mb05 behind the default detector, crops from the detector box only
 # (docs/benchmarks.md). AFLW2000-3D 4.635 against the default regressor's 4.493.
 FAST = {"model": "tddfa_mb05_int8", "detector": "default", "refine": 0}
+
+
+def choose_models(model: str | None = None, detector: str | Callable | None = None, reference: str | Path | None = None,
+                  fast: bool = False, refine: int | None = None, ours_refine: int = 1) -> dict:
+    """``FaceAligner`` keywords ``model``, ``detector`` and ``refine`` from the model options every command shares.
+
+    ``None`` (or ``"default"``) means not given. ``reference``: 3DDFA_V2's checkpoints in that directory stand in for
+    whichever of ``model`` and ``detector`` is not given. ``fast``: :data:`FAST`, refused together with any of the
+    others. ``refine``: as given, else 0 for a reference regressor (its own one-pass protocol) and ``ours_refine``
+    for ours."""
+    given = {k: v for k, v in (("model", model), ("detector", detector)) if v is not None and v != "default"}
+    if fast:
+        if given or refine is not None or reference:
+            raise UsageError("--fast sets --model, --detector and --refine itself: give either --fast or those")
+        return dict(FAST)
+    if reference:
+        ref = Path(reference)
+        if not ref.is_dir():
+            raise InputError(f"--reference {ref}: not a directory")
+        given = {"model": f"reference:{ref}", "detector": f"reference:{ref}", **given}
+    model = given.get("model", "default")
+    if refine is None:
+        refine = 0 if str(model).startswith("reference:") else ours_refine
+    return {"model": model, "detector": given.get("detector", "default"), "refine": int(refine)}
 
 
 class FaceAligner:
@@ -89,6 +113,11 @@ class FaceAligner:
         if clash:
             raise ValueError(f"FaceAligner.fast() sets {', '.join(clash)} itself")
         return cls(**FAST, **kw)
+
+    @property
+    def detector_spec(self) -> str | Callable | None:
+        """The ``detector`` argument as given (a spec string or a callable)."""
+        return self._detector_spec
 
     @property
     def detector(self) -> Callable:
