@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable
+
+from ..io.datasets import DATA_ENV
+from ..io.datasets import data_pack as data_default
 
 REFERENCE_HELP = ("3DDFA_V2's own checkpoints in DIR (mb05_120x120.pth, FaceBoxesProd.pth): they stand in for "
                   "whichever of --model and --detector is not given (needs torch the first time)")
@@ -16,15 +18,6 @@ DETECTOR_HELP = ("face detector: 'default' (RetinaFace), a shipped name (tddfa m
 DET_SIZE_DEFAULT = "default: the detector's own (docs/models.md)"
 FAST_HELP = ("the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 with the default detector "
              "(slightly less accurate, docs/models.md)")
-
-
-DATA_ENV = "TDDFA_DATA"  # the folder of the data packs (300w/, aflw2000-3d/, afw-scenes/, videos/, ...)
-
-
-def data_default(pack: str) -> str | None:
-    """``$TDDFA_DATA/<pack>`` when the variable is set, else None (the option is then required)."""
-    root = os.environ.get(DATA_ENV)
-    return str(os.path.join(root, pack)) if root else None
 
 
 def count(low: int) -> Callable[[str], int]:
@@ -90,6 +83,13 @@ def add_model_options(p: argparse.ArgumentParser, *, crops: int = 1, crops_help:
         g.add_argument("--refine", type=count(0), default=None, metavar="N",
                        help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its "
                             "own protocol): one more regression per face and pass; see docs/models.md")
+
+
+def add_data_option(p: argparse.ArgumentParser, flag: str, pack: str, what: str) -> None:
+    """A data-pack folder option, ``$TDDFA_DATA/<pack>`` by default and required without the variable."""
+    default = data_default(pack)
+    p.add_argument(flag, default=default, required=default is None, metavar="DIR",
+                   help=f"{what} (default: ${DATA_ENV}{'/' + pack if pack else ''} when {DATA_ENV} is set)")
 
 
 def build_aligner(args: argparse.Namespace, **kw):

@@ -1,9 +1,10 @@
-"""``tddfa train-detector``: train our FaceBoxes detector (resumable), or export a checkpoint to ship.
+"""``tddfa train detector`` (also ``tddfa train detector``): train our FaceBoxes detector (resumable), or export a
+checkpoint to ship; registered by :mod:`.train`.
 
-    tddfa train-detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
-    tddfa train-detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
-    tddfa train-detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
-    tddfa train-detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
+    tddfa train detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
+    tddfa train detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
+    tddfa train detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
+    tddfa train detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
 """
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def _run(args: argparse.Namespace) -> int:
         meta = export_detector_checkpoint(ck, Path(args.out), args.name)
         print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/{meta['file']}.{{pth,onnx,json}}")
         return 0
-    if not Path(cfg["data_300w"]).is_dir():
-        raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    if not cfg["data_300w"] or not Path(cfg["data_300w"]).is_dir():
+        raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config, or TDDFA_DATA)")
     from ..train.detector.prepare import make_pools, make_teacher_boxes
 
     if args.make_teacher_boxes:
@@ -51,8 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-detector", help="train (or export) our FaceBoxes face detector")
+HELP = "train (or export) our FaceBoxes face detector"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train detector`` (also spelt ``tddfa train detector``)."""
     p.add_argument("--config", default="configs/detector-faceboxes.json", help="JSON overriding the trainer defaults")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
@@ -67,3 +71,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None,
                    help="exported file name (default: the architecture's, faceboxes, faceboxes_lite or faceboxes_s16)")
     p.set_defaults(func=_run)
+
