@@ -18,14 +18,14 @@ from ..eval import aflw2000, detection, stability
 from ..eval.common import write_results
 from ..geometry.consistency import VIDEO_CROPS
 from ..runtime.registry import load_detector
-from .options import DATA_ENV, REFERENCE_HELP, add_data_option, data_default, size
+from .options import DATA_ENV, REFERENCE_DIR_HELP, add_data_option, data_default, size
 
 
 def add_eval_model_args(p: argparse.ArgumentParser, pack: str, data_help: str) -> None:
     """The options every ``tddfa eval`` command shares: data, which models, and whether to compare."""
     add_data_option(p, "--data", pack, data_help)
-    p.add_argument("--reference", metavar="DIR", help=f"{REFERENCE_HELP}; here: evaluate its mb05 (with its 68-point "
-                                                      "basis; its FaceBoxes where a detector runs)")
+    p.add_argument("--reference", metavar="DIR", help=f"{REFERENCE_DIR_HELP}; here: evaluate its mb05 (with its "
+                                                      "68-point basis; its FaceBoxes where a detector runs)")
     p.add_argument("--weights", metavar="FILE", help="evaluate this model (.onnx with .json, or our .pth)")
     p.add_argument("--compare", action="store_true", help="also evaluate the shipped default next to the others")
     p.add_argument("--crops", type=int, choices=(1, 3), default=None,
@@ -193,7 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = s.add_parser("detection", help="face detection recall / AP / 720p latency on AFW scenes")
     add_data_option(p, "--data", "afw-scenes", "the afw-scenes folder (images/ + annotations.npz)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--reference", metavar="DIR", help=f"{REFERENCE_HELP}; here: evaluate its FaceBoxes")
+    g.add_argument("--reference", metavar="DIR", help=f"{REFERENCE_DIR_HELP}; here: evaluate its FaceBoxes")
     g.add_argument("--weights", metavar="SPEC",
                    help="evaluate this detector: a name (retinaface, faceboxes, faceboxes_int8), a .onnx or a .pth "
                         "(default: the default detector)")
@@ -218,7 +218,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_eval_model_args(p, "aflw2000-3d", "AFLW2000-3D pack folder")
     p.add_argument("--detector", default=None, help="detector for the clips (default: the package's; 'haar': stand-in)")
     p.add_argument("--videos", default=data_default("videos"), metavar="DIR",
-                   help=f"folder of .mp4 clips for the real-clip part (default: ${DATA_ENV}/videos when {DATA_ENV} is set)")
+                   help=f"folder of .mp4 clips for the real-clip part (default: ${DATA_ENV}/videos when {DATA_ENV} is "
+                        "set)")
     p.add_argument("--no-clips", action="store_true", help="synthetic part only")
     p.add_argument("--failure", action="store_true", help="also measure the tracker's failure test on cut-away faces")
     p.add_argument("--tune", metavar="DIR_300W", help="instead: compare One Euro settings on synthetic motion of "

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..export.network import REGRESSORS, check_export, export_network, load_network, weights_path
+from .options import REFERENCE_DIR_HELP
 
 def _run(args: argparse.Namespace) -> int:
     weights = weights_path(args.arch, args.weights, args.reference)
@@ -61,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", required=True, choices=REGRESSORS + ("faceboxes",), help="network architecture")
     p.add_argument("--weights", metavar="FILE.pth", help="checkpoint: ours or 3DDFA_V2's")
     p.add_argument("--reference", metavar="DIR",
-                   help="3DDFA_V2 directory: its mb05 / FaceBoxes weights and 62-d parameter statistics")
+                   help=f"{REFERENCE_DIR_HELP}; here: the weights of --arch (and the 62-d parameter statistics) to "
+                        "export")
     p.add_argument("--random-init", action="store_true", help="export an untrained network (benchmarks, tests)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.onnx")
     p.add_argument("--opset", type=int, default=17)

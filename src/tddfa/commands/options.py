@@ -10,8 +10,10 @@ from collections.abc import Callable
 from ..io.datasets import DATA_ENV
 from ..io.datasets import data_pack as data_default
 
-REFERENCE_HELP = ("3DDFA_V2's own checkpoints in DIR (mb05_120x120.pth, FaceBoxesProd.pth): they stand in for "
-                  "whichever of --model and --detector is not given (needs torch the first time)")
+# --reference DIR means one thing in every command: 3DDFA_V2's own checkpoints in DIR (converted to ONNX once)
+REFERENCE_DIR_HELP = ("3DDFA_V2's own checkpoints in DIR (mb05_120x120.pth, FaceBoxesProd.pth; needs torch the "
+                      "first time)")
+REFERENCE_HELP = f"{REFERENCE_DIR_HELP}: they stand in for whichever of --model and --detector is not given"
 MODEL_HELP = "regressor: 'default', a shipped name (tddfa models list), a .onnx/.pth file or 'reference:DIR'"
 DETECTOR_HELP = ("face detector: 'default' (RetinaFace), a shipped name (tddfa models list), 'haar' (OpenCV's cascade, "
                  "frontal faces only), 'reference:DIR' or a .onnx/.pth file")

@@ -56,7 +56,8 @@ def _export(args: argparse.Namespace) -> int:
             raise UsageError(f"--roi-box-scale auto measures on 300W: give --data-300w DIR or set {DATA_ENV}")
         m = measure_roi_box_scale(load_detector(args.detector), args.data_300w)
         scale = m["scale"]
-        note = (f"trained on landmark ROIs: detector '{args.detector}' boxes x{BOX_SCALE} give ROIs {m['ratio_median']:.3f}x the "
+        note = (f"trained on landmark ROIs: detector '{args.detector}' boxes x{BOX_SCALE} give ROIs "
+                f"{m['ratio_median']:.3f}x the "
                 f"landmark ROI (median; p10-p90 {m['ratio_p10_p90'][0]:.3f}-{m['ratio_p10_p90'][1]:.3f}) on "
                 f"{m['n_faces']} 300W {m['split']} faces (no AFW; {m['missed']} not detected), centre offset "
                 f"{m['centre_offset_median'][0]:+.3f}, {m['centre_offset_median'][1]:+.3f} of the side")

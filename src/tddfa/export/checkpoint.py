@@ -1,5 +1,6 @@
 """Ship a training checkpoint (regressor or detector): ``<name>.onnx`` + ``<name>.json`` (read by
-``tddfa.runtime.registry``) + a slim ``<name>.pth`` (``{"config", "model"}`` only), optionally made the default regressor (``default.json``).
+``tddfa.runtime.registry``) + a slim ``<name>.pth`` (``{"config", "model"}`` only), optionally made the default
+regressor (``default.json``).
 
 The ONNX graph is checked against PyTorch on random input before anything is written to the final names.
 """
@@ -130,6 +131,7 @@ def export_detector_checkpoint(ck_path: Path, out_dir: Path, name: str | None = 
     """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
     ``name`` defaults to the architecture's (``faceboxes``, ``faceboxes_lite`` or ``faceboxes_s16``), so another
     architecture never replaces the default detector by accident."""
+    from ..detect.faceboxes import BGR_MEAN, InputPolicy
     from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
     from ..train.detector.trainer import weights_of
 
@@ -143,8 +145,10 @@ def export_detector_checkpoint(ck_path: Path, out_dir: Path, name: str | None = 
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
     export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
+    cap = InputPolicy()
     meta = {"name": f"tddfa-{name}", "arch": arch, "score_threshold": 0.5, "nms_threshold": 0.3,
-            "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
+            "max_height": cap.max_height, "max_width": cap.max_width,
+            "input": f"BGR uint8 minus {tuple(int(v) for v in BGR_MEAN)}, NCHW float32",
             "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
             "source_checkpoint": str(ck_path)}
     (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")

@@ -170,7 +170,8 @@ def _detector_settings(onnx: Path) -> dict:
     if "verified_score_threshold" in cfg:
         out["verified_threshold"] = cfg["verified_score_threshold"]
     if "max_height" in cfg or "max_width" in cfg:
-        out["policy"] = InputPolicy(cfg.get("max_height", 720), cfg.get("max_width", 1080))
+        cap = InputPolicy()  # a side the .json leaves out keeps the default cap
+        out["policy"] = InputPolicy(cfg.get("max_height", cap.max_height), cfg.get("max_width", cap.max_width))
     return out
 
 
@@ -192,7 +193,8 @@ def load_detector(spec: str | Path | Callable | None = "default", threads: int =
     if size is not None:
         overrides["policy"] = InputPolicy.from_size(size)
     if flip:
-        overrides.update(flip=True, box_voting=True)  # measured together (docs/benchmarks.md): voting places the pooled boxes
+        # measured together (docs/benchmarks.md): voting places the pooled boxes
+        overrides.update(flip=True, box_voting=True)
     s = DEFAULT_DETECTOR if spec is None or str(spec) == "default" else str(spec)
     if s == "haar":
         from ..detect.haar import HaarDetector
