@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, ModelNotAvailableError
+from ..geometry.crop import INPUT_SIZE
 from ..runtime.registry import MODELS_DIR
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -46,7 +47,7 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
         raise InputError(f"bad model name {name!r}")
     ck = load_training_checkpoint(ckpt)
     cfg = ck["config"]
-    size = int(cfg.get("input_size", 120))
+    size = int(cfg.get("input_size", INPUT_SIZE))
     model = create_model(cfg["arch"])
     model.load_state_dict(ck["model"])
     model.eval()
@@ -105,7 +106,7 @@ def ensemble_checkpoint(ckpts: list[str | Path], out: str | Path) -> dict:
     name = next((n for n, a in ENSEMBLES.items() if a == archs), None)
     if name is None:
         raise InputError(f"no registered ensemble of {archs}; known: {dict(ENSEMBLES)}")
-    sizes = {int(ck["config"].get("input_size", 120)) for ck in cks}
+    sizes = {int(ck["config"].get("input_size", INPUT_SIZE)) for ck in cks}
     if len(sizes) != 1:
         raise InputError(f"members have different input sizes {sorted(sizes)}")
     model = create_model(name)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, ModelNotAvailableError, require
+from ..geometry.crop import INPUT_SIZE
 from ..runtime.registry import REFERENCE_DETECTOR, REFERENCE_REGRESSOR
 
 REGRESSORS = ("mb1", "mb05", "mobilenet_v3", "resnet22")
@@ -84,7 +85,7 @@ def regressor_sidecar(arch: str, config: dict | None, reference: str | None, nam
     if config is not None:
         if "param_mean" not in config or "param_std" not in config:
             return None
-        return {"name": name, "arch": arch, "input_size": int(config.get("input_size", 120)),
+        return {"name": name, "arch": arch, "input_size": int(config.get("input_size", INPUT_SIZE)),
                 "param_mean": np.asarray(config["param_mean"], float).tolist(),
                 "param_std": np.asarray(config["param_std"], float).tolist(),
                 "face_model": config.get("face_model", "bfm")}
@@ -95,7 +96,7 @@ def regressor_sidecar(arch: str, config: dict | None, reference: str | None, nam
         if not stats_file.is_file():
             return None
         stats = safe_unpickle(stats_file.read_bytes())
-        return {"name": name, "arch": arch, "input_size": 120,
+        return {"name": name, "arch": arch, "input_size": INPUT_SIZE,
                 "param_mean": np.asarray(stats["mean"], float).tolist(),
                 "param_std": np.asarray(stats["std"], float).tolist(),
                 "face_model": f"reference:{Path(reference).resolve()}"}
@@ -112,7 +113,7 @@ def load_network(arch: str, weights: Path | None):
 
 
 def export_network(arch: str, out: Path, weights: Path | None = None, reference: str | None = None,
-                   opset: int = 17, input_size: int = 120, model=None,
+                   opset: int = 17, input_size: int = INPUT_SIZE, model=None,
                    config: dict | None = None) -> tuple[Path, dict | None]:
     """Export one network (``model`` with its checkpoint ``config`` if given, else built from ``weights``);
     returns the ONNX path and the sidecar written next to it (or None)."""
@@ -149,7 +150,7 @@ def check_export(arch: str, model, onnx_path: Path, n: int = 4, seed: int = 0) -
     from ..runtime.onnx import make_session
 
     rng = np.random.default_rng(seed)
-    shape = (n, 3, 240, 320) if arch == "faceboxes" else (n, 3, 120, 120)
+    shape = (n, 3, 240, 320) if arch == "faceboxes" else (n, 3, INPUT_SIZE, INPUT_SIZE)
     x = rng.uniform(-1, 1, shape).astype(np.float32)
     sess = make_session(onnx_path, threads=1)
     got = sess.run(None, {sess.get_inputs()[0].name: x})

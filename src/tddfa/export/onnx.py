@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import require
+from ..geometry.crop import INPUT_SIZE
 
 
 def export_onnx(model, path: str | Path, input_shape: tuple[int, ...], dynamic_batch: bool = True,
@@ -29,7 +30,7 @@ def reference_regressor_to_onnx(pth: Path, onnx: Path) -> None:
     from ..nets import create_model
     from ..nets.checkpoint import load_checkpoint
 
-    export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, 120, 120))
+    export_onnx(load_checkpoint(create_model("mb05"), pth), onnx, (1, 3, INPUT_SIZE, INPUT_SIZE))
 
 
 def faceboxes_to_onnx(pth: Path, onnx: Path) -> None:

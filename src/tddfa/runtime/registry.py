@@ -25,6 +25,7 @@ from ..errors import ModelNotAvailableError, require
 from ..facemodel import FaceModel, load_bfm, load_reference_keypoint_model
 from ..facemodel.provision import cache_dir, safe_unpickle
 from ..geometry.consistency import VERIFY_THRESHOLD
+from ..geometry.crop import INPUT_SIZE
 from ..geometry.roi import BOX_SCALE
 
 NEEDS_TORCH = "loading a .pth checkpoint needs PyTorch: pip install 'tddfa[train]'"
@@ -65,7 +66,7 @@ def _from_json(js: Path, onnx: Path | None = None) -> RegressorSpec:
     if not onnx.exists():
         raise ModelNotAvailableError(f"{onnx} is missing (the model config {js.name} names it)")
     return RegressorSpec(name=cfg.get("name", js.stem), onnx=onnx, arch=cfg["arch"],
-                         input_size=int(cfg.get("input_size", 120)),
+                         input_size=int(cfg.get("input_size", INPUT_SIZE)),
                          param_mean=np.asarray(cfg["param_mean"], np.float32),
                          param_std=np.asarray(cfg["param_std"], np.float32),
                          face_model=cfg.get("face_model", "bfm"), card=cfg.get("card", ""),
@@ -104,7 +105,7 @@ def _reference_spec(ref_dir: Path) -> RegressorSpec:
 
     onnx = cached_onnx(pth, "reference", reference_regressor_to_onnx)
     stats = safe_unpickle((ref_dir / "param_mean_std_62d_120x120.pkl").read_bytes())
-    return RegressorSpec(name="reference-mb05", onnx=onnx, arch="mb05", input_size=120,
+    return RegressorSpec(name="reference-mb05", onnx=onnx, arch="mb05", input_size=INPUT_SIZE,
                          param_mean=np.asarray(stats["mean"], np.float32),
                          param_std=np.asarray(stats["std"], np.float32), face_model=f"reference:{ref_dir}")
 
@@ -141,7 +142,7 @@ def _spec_from_pth(pth: Path) -> RegressorSpec:
     if not isinstance(ck, dict) or "config" not in ck:
         raise ModelNotAvailableError(f"{pth} is not a tddfa checkpoint (no 'config'); for 3DDFA_V2 weights use --reference")
     cfg = ck["config"]
-    size = cfg.get("input_size", 120)
+    size = cfg.get("input_size", INPUT_SIZE)
 
     def export(src: Path, onnx: Path) -> None:
         from ..export.onnx import export_onnx
