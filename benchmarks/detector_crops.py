@@ -14,7 +14,7 @@ import argparse
 import cv2
 import numpy as np
 
-from tddfa.detect import load_detector
+from tddfa.runtime.registry import load_detector
 from tddfa.eval.detection import detection_metrics
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tddfa.detect import InputPolicy, load_detector
+from tddfa.detect import InputPolicy
+from tddfa.runtime.registry import load_detector
 from tddfa.detect.boxes import iou_matrix
 from tddfa.detect.retinaface import Rescore
 from tddfa.eval.detection import CURVE_THRESHOLDS, match_detections

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tddfa.api import FaceAligner  # noqa: E402
-from tddfa.io.export import vertex_colors  # noqa: E402
+from tddfa.io.writers import vertex_colors  # noqa: E402
 from tddfa.io.images import read_image  # noqa: E402
 from tddfa.render.outputs import has_dense, render_kind  # noqa: E402
 from tddfa.render.rasterize import rasterize_box  # noqa: E402

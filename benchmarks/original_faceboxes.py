@@ -66,7 +66,7 @@ def main() -> None:
     import cv2
 
     from tddfa.bench.scenes import load_face, scene
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     cv2.setNumThreads(1)
     img = scene(load_face(None), 1280, 720, 1)

@@ -91,7 +91,7 @@ def models(reference: str) -> dict:
     out = {a: v["onnx"] for a, v in cfg["regressors"].items() if "onnx" in v}
     out["labels"] = {a: v.get("weights") for a, v in cfg["regressors"].items()}
     if cfg.get("detector"):
-        from tddfa.detect import load_detector
+        from tddfa.runtime.registry import load_detector
 
         out["detector"] = str(load_detector(cfg["detector"]).onnx_path)
     out["detector_spec"], out["regressor_spec"] = cfg.get("detector"), cfg.get("regressor")
@@ -175,7 +175,7 @@ def _pipeline_child(spec: dict) -> dict:
 
     from tddfa.api import FaceAligner
     from tddfa.bench.timing import measure
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     t = spec["threads"]
     import cv2
@@ -220,14 +220,15 @@ def exp_spinning(m: dict, rounds: int) -> dict:
 def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None) -> dict:
     from dataclasses import replace
 
-    from tddfa.api import Regressor
-    from tddfa.bench.quantize import cache_name, float_ends, pack_crops, quantize_regressor
-    from tddfa.geometry import camera_to_image, normalize
+    from tddfa.reconstruct import reconstruct
+    from tddfa.export.quantize import cache_name, float_ends, pack_crops, quantize_regressor
+    from tddfa.geometry import normalize
     from tddfa.runtime.registry import resolve_regressor
+    from tddfa.runtime.regressor import Regressor
 
     res: dict = {}
     calib = normalize(pack_crops(pack, "train", step=10)[0])
-    # the last one is the shipped recipe (tddfa.bench.quantize.quantize_for_cpu)
+    # the last one is the shipped recipe (tddfa.export.quantize.quantize_for_cpu)
     variants = {"int8 per-channel": dict(reduce_range=False), "int8 per-channel reduce_range": dict(reduce_range=True),
                 "int8 reduce_range, ends float": dict(reduce_range=True, ends=True)}
     files: dict = {}
@@ -262,7 +263,7 @@ def exp_int8(m: dict, rounds: int, pack: Path, work: Path, reference: str | None
         def nme(onnx):
             reg = Regressor(replace(spec, onnx=Path(onnx)), threads=1)
             params = np.concatenate([reg(crops[i:i + 32]) for i in range(0, len(crops), 32)])
-            lm = camera_to_image(fm.reconstruct(params, sparse=True), rois)[..., :2]
+            lm = reconstruct(fm, params, rois, sparse=True)[..., :2]
             return 100 * float((np.linalg.norm(lm - gt, axis=2).mean(1) / box).mean()), lm
 
         base, lm0 = nme(files[arch]["fp32"])
@@ -285,8 +286,8 @@ def exp_int8det(m: dict, rounds: int, pack: Path, work: Path) -> dict:
         return {}
     import shutil
 
-    from tddfa.bench.quantize import cache_name, detector_calibration, quantize_regressor
-    from tddfa.detect import load_detector
+    from tddfa.export.quantize import cache_name, detector_calibration, quantize_regressor
+    from tddfa.runtime.registry import load_detector
 
     fp32 = load_detector(m["detector_spec"]).onnx_path
     out = work / cache_name(fp32)
@@ -306,7 +307,7 @@ def exp_detvote(m: dict, rounds: int) -> dict:
     if not m.get("detector_spec"):
         print("\n## detvote: skipped (no detector)")
         return {}
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     img = frame_720p()
     dets = {"plain": {}, "box voting": {"box_voting": True}, "flip + box voting": {"box_voting": True, "flip": True}}
@@ -325,7 +326,7 @@ def exp_detsize(m: dict, rounds: int, pack: Path) -> dict:
     import cv2
 
     from tddfa.bench.scenes import scene
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
     from tddfa.detect.faceboxes import InputPolicy
 
     policies = {"720x1080 (reference)": InputPolicy(720, 1080), "540x960": InputPolicy(540, 960),

@@ -13,10 +13,10 @@ import argparse
 import numpy as np
 
 from tddfa import FaceAligner
-from tddfa.geometry.camera import camera_to_image
-from tddfa.geometry.consistency import recrop_rois, tracking_signals
 from tddfa.eval.stability import cut_aways
+from tddfa.geometry.consistency import tracking_signals
 from tddfa.geometry.roi import roi_from_landmarks
+from tddfa.stages import regress_with_recrop
 from tddfa.train.roi_scale import iter_300w
 from tddfa.video.tracker import TrackerConfig
 
@@ -42,10 +42,8 @@ def main() -> None:
             cuts.pop("background", None)
         prev = img
         for name, im in cuts.items():
-            r2 = recrop_rois(roi, k)
-            p = one.regress(im, np.concatenate([roi, r2]))
-            lm = camera_to_image(one.face_model.reconstruct(p, sparse=True), np.concatenate([roi, r2]))[..., :2]
-            sig[name]["recrop"].append(tracking_signals(lm[:1], roi, lm[1:])["disagreement"][0])
+            _, lm, lm2 = regress_with_recrop(one.regressor, one.face_model, im, roi, k)
+            sig[name]["recrop"].append(tracking_signals(lm[..., :2], roi, lm2[..., :2])["disagreement"][0])
             sig[name]["pair"].append(three.align(im, rois=roi)[0].disagreement)
     thr = TrackerConfig().max_disagreement
     face_r, face_p = np.array(sig["face"]["recrop"]), np.array(sig["face"]["pair"])

@@ -16,7 +16,7 @@ import numpy as np
 
 from detector_val import val_sets
 from tddfa.api import FaceAligner
-from tddfa.detect import load_detector
+from tddfa.runtime.registry import load_detector
 from tddfa.eval.detection import detection_metrics
 from tddfa.train.detector.data import BOX_MAPPING
 from tddfa.train.detector.teacher import load_other_faces

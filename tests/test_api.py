@@ -124,7 +124,7 @@ def test_fast_is_the_int8_setting_and_keeps_other_options(bfm, img):
 
     al = FaceAligner.fast(max_faces=2)
     assert al.spec.name == FAST["model"] and al.refine == FAST["refine"] == 0 and al.max_faces == 2
-    from tddfa.detect import load_detector
+    from tddfa.runtime.registry import load_detector
 
     assert al.detector.onnx_path == load_detector(FAST["detector"]).onnx_path
     with pytest.raises(ValueError, match="refine"):

@@ -1,7 +1,8 @@
 """tddfa: fast, accurate and stable 3D dense face alignment on the CPU."""
-from .api import Face, FaceAligner, list_models
+from .api import Face, FaceAligner
 from .errors import InputError, ModelNotAvailableError, NoFaceError, TddfaError
 from .facemodel import FaceModel, load_bfm
+from .runtime.registry import list_models
 
 __version__ = "0.1.0"
 

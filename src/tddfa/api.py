@@ -1,159 +1,30 @@
-"""The public API: ``FaceAligner`` turns an image into a list of :class:`Face`.
+"""The public API: ``FaceAligner`` turns an image into a list of :class:`Face`, composing the stages of
+:mod:`tddfa.stages`:
 
-image (H, W, 3 BGR uint8) -> detect -> roi -> crop (N, 120, 120, 3) -> regress (N, 62)
--> reconstruct (sparse 68 / dense V, image frame) -> pose.
+image (H, W, 3 BGR uint8) -> detect ``(N, 5)`` -> roi ``(N, 4)`` -> crop + regress ``(N, 62)``
+-> reconstruct (sparse 68 / dense V, image frame) -> pose -> :class:`Face`.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import stages
+from .checks import as_array, check_boxes, check_count, check_detections, check_landmarks, is_number
 from .errors import InputError, UsageError
+from .face import Face
+from .face import faces_from_params as _faces_from_params
 from .facemodel import FaceModel
-from .geometry import (
-    camera_to_image,
-    crop_faces,
-    normalize,
-    pose_from_camera,
-    roi_from_box,
-    roi_from_landmarks,
-)
-from .geometry.camera import reframe_params
-from .geometry.consistency import pair_rois, recrop_rois, tracking_signals
+from .geometry import roi_from_landmarks
 from .io.images import read_image, to_bgr
-from .runtime.onnx import OnnxRegressor
-from .runtime.registry import RegressorSpec, resolve_regressor
+from .runtime import registry
+from .runtime.registry import list_models, resolve_regressor
+from .runtime.regressor import Regressor
+from .runtime.regressor import regress as _regress
 
-
-def _is_number(v: object) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _check_count(name: str, value: object, low: int) -> None:
-    """A whole number >= ``low`` (bools and NaN refused), else :class:`UsageError`."""
-    if not (_is_number(value) and np.isfinite(value) and int(value) == value and value >= low):
-        raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
-
-
-def _array(name: str, value: object) -> np.ndarray:
-    """``value`` as a float64 array with finite entries, else :class:`InputError` naming ``name``."""
-    try:
-        a = np.asarray(value, np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric array, got {type(value).__name__} ({exc})") from None
-    if a.size and not np.isfinite(a).all():
-        raise InputError(f"{name} contain NaN or infinite values")
-    return a
-
-
-_MAX_REACH = 8  # box coordinates may reach this many image sides beyond the image (crops of a partial face)
-
-
-def _usable(b: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``(N,)`` which boxes ``(N, 4)`` are at least one pixel, not inverted and overlap an image of ``shape``."""
-    h, w = shape[:2]
-    reach = _MAX_REACH * max(h, w)
-    return (np.isfinite(b).all(1) & (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1) & (b[:, 0] < w)
-            & (b[:, 1] < h) & (b[:, 2] > 0) & (b[:, 3] > 0) & (np.abs(b) <= reach).all(1))
-
-
-def _boxes(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray | None:
-    """Validated ``(N, 4)`` x1, y1, x2, y2 boxes (None stays None; ``[]`` is ``(0, 4)``)."""
-    if value is None:
-        return None
-    b = _array(name, value)
-    if b.size == 0:
-        return np.zeros((0, 4))
-    if b.shape == (4,):
-        b = b[None]
-    if b.ndim != 2 or b.shape[1] != 4:
-        hint = "; detector rows are x1, y1, x2, y2, score: pass dets[:, :4]" if b.ndim == 2 and b.shape[1] == 5 else ""
-        raise InputError(f"{name} must have shape (N, 4), x1, y1, x2, y2 per face; got shape {b.shape}{hint}")
-    bad = np.flatnonzero(~_usable(b, shape))
-    if bad.size:
-        i, (x1, y1, x2, y2) = bad[0], b[bad[0]]
-        h, w = shape[:2]
-        if x2 - x1 < 1 or y2 - y1 < 1:
-            why = "is inverted or smaller than one pixel (need x1 < x2, y1 < y2)"
-        else:
-            why = f"lies outside the {w}x{h} image"
-        raise InputError(f"{name}[{i}] = ({x1:g}, {y1:g}, {x2:g}, {y2:g}) {why}")
-    return b
-
-
-def _landmarks(value: object) -> np.ndarray | None:
-    """Validated ``(N, 68, 2)`` landmarks (a third coordinate is dropped; ``[]`` is ``(0, 68, 2)``)."""
-    if value is None:
-        return None
-    a = _array("landmarks", value)
-    if a.size == 0:
-        return np.zeros((0, 68, 2))
-    b = a[None] if a.ndim == 2 else a
-    if b.ndim != 3 or b.shape[1] != 68 or b.shape[2] not in (2, 3):
-        raise InputError(f"landmarks must have shape (N, 68, 2) (the 68-point layout), got shape {a.shape}")
-    return b[..., :2]
-
-
-def _detections(value: object) -> np.ndarray:
-    """A detector's output as ``(N, 5)`` float32 rows x1, y1, x2, y2, score."""
-    a = np.asarray(value, np.float32)
-    if a.size == 0:
-        return np.zeros((0, 5), np.float32)
-    if a.ndim != 2 or a.shape[1] != 5:
-        raise InputError(f"the detector must return (N, 5) rows x1, y1, x2, y2, score; it returned shape {a.shape}")
-    return a
-
-
-@dataclass
-class Face:
-    """One aligned face. Image frame: x right, y down, pixels; z towards the viewer (same scale)."""
-
-    box: np.ndarray  # (4,) x1, y1, x2, y2 (detector box, or the ROI when none)
-    score: float
-    roi: np.ndarray  # (4,) the square crop region used
-    params: np.ndarray  # (62,) unwhitened parameters: camera (12), shape (40), expression (10)
-    landmarks_3d: np.ndarray  # (68, 3)
-    pose: np.ndarray  # (3,) yaw, pitch, roll in degrees
-    # landmarks from the two shifted crops (``crops=3``) disagree by this fraction of the ROI side (NaN: not measured)
-    disagreement: float = float("nan")
-    _face_model: FaceModel | None = field(default=None, repr=False)
-    _vertices: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def landmarks_2d(self) -> np.ndarray:
-        return self.landmarks_3d[:, :2]
-
-    @property
-    def vertices(self) -> np.ndarray:
-        """Dense vertices ``(V, 3)`` in the image frame, computed on first access."""
-        if self._vertices is None:
-            if self._face_model is None or self._face_model.triangles.shape[0] == 0:
-                raise InputError("this model has no dense face model (sparse keypoints only)")
-            cam = self._face_model.reconstruct(self.params[None])
-            self._vertices = camera_to_image(cam, self.roi[None])[0]
-        return self._vertices
-
-    def to_dict(self) -> dict:
-        yaw, pitch, roll = (float(v) for v in self.pose)
-        return {"box": [float(v) for v in self.box], "score": float(self.score),
-                "roi": [float(v) for v in self.roi], "params": [float(v) for v in self.params],
-                "landmarks_2d": self.landmarks_2d.round(3).tolist(), "landmarks_3d": self.landmarks_3d.round(3).tolist(),
-                "pose": {"yaw": yaw, "pitch": pitch, "roll": roll}}
-
-
-class Regressor:
-    """ONNX regressor plus its parameter statistics: uint8 crops ``(N, S, S, 3)`` -> params ``(N, 62)``."""
-
-    def __init__(self, spec: RegressorSpec, threads: int = 1):
-        self.spec = spec
-        self.net = OnnxRegressor(spec.onnx, threads=threads)
-
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
-        out = self.net(normalize(crops))
-        return out * self.spec.param_std + self.spec.param_mean
+__all__ = ["FaceAligner", "Face", "Regressor", "FAST", "list_models", "choose_models"]
 
 
 # The fastest shipped setting: the INT8 copy of mb05 behind the default detector, crops from the detector box only
@@ -161,23 +32,38 @@ class Regressor:
 FAST = {"model": "tddfa_mb05_int8", "detector": "default", "refine": 0}
 
 
-def list_models() -> dict[str, list[str]]:
-    """Names accepted as ``model=`` and ``detector=`` specs: ``{"regressors": [...], "detectors": [...]}``, each
-    with ``"default"`` first; paths and ``"reference:DIR"`` are accepted too."""
-    from .detect import DEFAULT as DEFAULT_DETECTOR, MODELS_DIR
+def choose_models(model: str | None = None, detector: str | Callable | None = None, reference: str | Path | None = None,
+                  fast: bool = False, refine: int | None = None, ours_refine: int = 1) -> dict:
+    """``FaceAligner`` keywords ``model``, ``detector`` and ``refine`` from the model options every command shares.
 
-    regs = sorted(p.stem for p in MODELS_DIR.glob("*.json")
-                  if p.stem != "default" and p.with_suffix(".onnx").exists() and "param_mean" in p.read_text())
-    dets = sorted(p.stem for p in MODELS_DIR.glob("faceboxes*.onnx"))
-    return {"regressors": ["default", *regs], "detectors": ["default", DEFAULT_DETECTOR, *dets]}
+    ``None`` (or ``"default"``) means not given. ``reference``: 3DDFA_V2's checkpoints in that directory stand in for
+    whichever of ``model`` and ``detector`` is not given. ``fast``: :data:`FAST`, refused together with any of the
+    others. ``refine``: as given, else 0 for a reference regressor (its own one-pass protocol) and ``ours_refine``
+    for ours."""
+    given = {k: v for k, v in (("model", model), ("detector", detector)) if v is not None and v != "default"}
+    if fast:
+        if given or refine is not None or reference:
+            raise UsageError("--fast sets --model, --detector and --refine itself: give either --fast or those")
+        return dict(FAST)
+    if reference:
+        ref = Path(reference)
+        if not ref.is_dir():
+            raise InputError(f"--reference {ref}: not a directory")
+        given = {"model": f"reference:{ref}", "detector": f"reference:{ref}", **given}
+    model = given.get("model", "default")
+    if refine is None:
+        refine = 0 if str(model).startswith("reference:") else ours_refine
+    return {"model": model, "detector": given.get("detector", "default"), "refine": int(refine)}
 
 
 class FaceAligner:
     """Detect faces and regress their 3DMM parameters.
 
     Args:
-        model: regressor name or path (see :func:`tddfa.runtime.registry.resolve_regressor`).
-        detector: ``"default"``, a detector spec string, or a callable ``img -> (N, 5)`` boxes+scores.
+        model: regressor spec: ``"default"``, a name of :func:`tddfa.list_models`, a path or ``"reference:DIR"``
+            (:func:`tddfa.runtime.registry.resolve_regressor`).
+        detector: a detector spec of the same kinds (:func:`tddfa.runtime.registry.load_detector`), or a callable
+            ``img -> (N, 5)`` boxes+scores.
         threads: ONNX Runtime intra-op threads per session.
         max_faces: keep at most this many faces (largest first).
         verify: drop detections whose landmarks from two crops disagree by more than this fraction of the ROI
@@ -204,11 +90,11 @@ class FaceAligner:
                  verify: float | str | None = "auto", crops: int = 1, refine: int = 1):
         if crops not in (1, 3):
             raise UsageError(f"crops must be 1 or 3, got {crops!r}")
-        _check_count("refine", refine, 0)
-        _check_count("threads", threads, 1)
+        check_count("refine", refine, 0)
+        check_count("threads", threads, 1)
         if max_faces is not None:
-            _check_count("max_faces", max_faces, 1)
-        if not (verify is None or verify == "auto" or (_is_number(verify) and np.isfinite(verify) and verify >= 0)):
+            check_count("max_faces", max_faces, 1)
+        if not (verify is None or verify == "auto" or (is_number(verify) and np.isfinite(verify) and verify >= 0)):
             raise UsageError(f"verify must be 'auto', None or a number >= 0, got {verify!r}")
         self.crops, self.refine = crops, int(refine)
         self.spec = resolve_regressor(model)
@@ -229,20 +115,19 @@ class FaceAligner:
         return cls(**FAST, **kw)
 
     @property
+    def detector_spec(self) -> str | Callable | None:
+        """The ``detector`` argument as given (a spec string or a callable)."""
+        return self._detector_spec
+
+    @property
     def detector(self) -> Callable:
         if self._detector is None:
-            from .detect import load_detector
-
-            self._detector = load_detector(self._detector_spec or "default", threads=self.threads)
+            self._detector = registry.load_detector(self._detector_spec or "default", threads=self.threads)
         return self._detector
 
     def __call__(self, image: np.ndarray | str | Path) -> list[Face]:
         img = read_image(image) if isinstance(image, (str, Path)) else to_bgr(image)
-        dets = _detections(self.detect(img))
-        dets = dets[_usable(dets[:, :4], img.shape)]  # a detector's degenerate boxes are no faces
-        if self.max_faces is not None and len(dets) > self.max_faces:
-            area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
-            dets = dets[np.argsort(-area)[: self.max_faces]]
+        dets = stages.keep_detections(check_detections(self.detect(img)), img.shape, self.max_faces)
         faces = self.align(img, boxes=dets[:, :4], scores=dets[:, 4])
         if self.verify is not None and faces:
             # the re-crop test, whatever ``crops``: the shifted pair's disagreement is a weaker face/no-face signal
@@ -251,9 +136,8 @@ class FaceAligner:
             keep = self.recrop_disagreement(img, faces) <= self.verify
             faces, dets = [f for f, k in zip(faces, keep) if k], dets[keep]
         for _ in range(self.refine if faces else 0):
-            rois = roi_from_landmarks(np.stack([f.landmarks_2d for f in faces]))
-            wild = ~_usable(rois, img.shape)  # a wild regression (a false box at the border) keeps its ROI
-            rois[wild] = np.stack([f.roi for f in faces])[wild]
+            rois = stages.refine_rois(np.stack([f.landmarks_2d for f in faces]), np.stack([f.roi for f in faces]),
+                                      img.shape)
             faces = self.align(img, boxes=dets[:, :4], scores=dets[:, 4], rois=rois)
         return faces
 
@@ -269,12 +153,8 @@ class FaceAligner:
 
     def recrop_disagreement(self, image: np.ndarray, faces: list[Face]) -> np.ndarray:
         """``(N,)`` mean landmark distance between each face and a re-crop of it, over the ROI side."""
-        rois = np.stack([f.roi for f in faces]).astype(np.float64)
-        second = recrop_rois(rois)
-        pts = camera_to_image(self.face_model.reconstruct(self.regress(image, second), sparse=True), second,
-                              self.spec.input_size)
-        lms = np.stack([f.landmarks_2d for f in faces])
-        return tracking_signals(lms, rois, pts[..., :2])["disagreement"]
+        return stages.recrop_disagreement(self.regressor, self.face_model, image, np.stack([f.roi for f in faces]),
+                                          np.stack([f.landmarks_2d for f in faces]))
 
     def align(self, image: np.ndarray, boxes: np.ndarray | None = None, rois: np.ndarray | None = None,
               landmarks: np.ndarray | None = None, scores: np.ndarray | None = None) -> list[Face]:
@@ -285,13 +165,13 @@ class FaceAligner:
         img = to_bgr(image)
         if boxes is None and rois is None and landmarks is None:
             raise UsageError("give boxes, rois or landmarks")
-        boxes = _boxes("boxes", boxes, img.shape)
-        rois = _boxes("rois", rois, img.shape)
-        landmarks = _landmarks(landmarks)
+        boxes = check_boxes("boxes", boxes, img.shape)
+        rois = check_boxes("rois", rois, img.shape)
+        landmarks = check_landmarks(landmarks)
         n = next(len(a) for a in (rois, landmarks, boxes) if a is not None)
         sizes = {k: len(a) for k, a in (("boxes", boxes), ("rois", rois), ("landmarks", landmarks)) if a is not None}
         if scores is not None:
-            scores = _array("scores", scores).reshape(-1)
+            scores = as_array("scores", scores).reshape(-1)
             sizes["scores"] = len(scores)
         if len(set(sizes.values())) > 1:
             raise InputError("boxes, rois, landmarks and scores must give one row per face; got "
@@ -300,7 +180,7 @@ class FaceAligner:
             return []
         if rois is None:
             if landmarks is not None:
-                rois = _boxes("the ROIs of the landmarks", roi_from_landmarks(landmarks), img.shape)
+                rois = check_boxes("the ROIs of the landmarks", roi_from_landmarks(landmarks), img.shape)
             else:
                 rois = self.rois_from_boxes(boxes)
         if boxes is None:
@@ -314,45 +194,22 @@ class FaceAligner:
         return faces
 
     def rois_from_boxes(self, boxes: np.ndarray) -> np.ndarray:
-        """Square crop ROIs ``(N, 4)`` from boxes ``(N, 4)`` in the convention of this aligner's detector: its own
-        calibration against landmark ROIs (``box_to_roi``) for a regressor trained on them, else the regressor's
-        ``roi_box_scale`` with 3DDFA_V2's rule."""
-        cal = getattr(self.detector, "box_to_roi", None) if self.spec.landmark_rois else None
-        if cal is not None:
-            return roi_from_box(boxes, scale=cal[0], shift=cal[1])
-        return roi_from_box(boxes, scale=self.spec.roi_box_scale)
+        """Square crop ROIs ``(N, 4)`` from boxes ``(N, 4)`` in the convention of this aligner's detector
+        (:func:`tddfa.stages.rois_from_boxes`)."""
+        return stages.rois_from_boxes(boxes, self.spec, self.detector)
 
     def regress_three(self, image: np.ndarray, rois: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Three crops per face in one batch (see ``crops``): ``(N, 62)`` mean parameters in the frame of ``rois``
-        ``(N, 4)`` and ``(N,)`` the mean landmark distance between the two shifted crops over the ROI side."""
-        rois = np.asarray(rois, np.float64).reshape(-1, 4)
-        n = len(rois)
-        shifted = pair_rois(rois)
-        p = self.regress(image, np.concatenate([rois, shifted]))
-        pa = reframe_params(p[n:2 * n], shifted[:n], rois, self.spec.input_size)
-        pb = reframe_params(p[2 * n:], shifted[n:], rois, self.spec.input_size)
-        la, lb = (camera_to_image(self.face_model.reconstruct(q, sparse=True), rois, self.spec.input_size)[..., :2]
-                  for q in (pa, pb))
-        disagreement = np.linalg.norm(la - lb, axis=-1).mean(-1) / (rois[:, 2] - rois[:, 0])
-        return ((p[:n] + pa + pb) / 3).astype(np.float32), disagreement
+        """Three crops per face (see ``crops``; :func:`tddfa.stages.regress_three`): ``(N, 62)`` mean parameters in
+        the frame of ``rois`` ``(N, 4)`` and ``(N,)`` the two shifted crops' disagreement."""
+        return stages.regress_three(self.regressor, self.face_model, image, rois)
 
     def faces_from_params(self, params: np.ndarray, rois: np.ndarray, boxes: np.ndarray | None = None,
                           scores: np.ndarray | None = None, landmarks_3d: np.ndarray | None = None) -> list[Face]:
-        """:class:`Face` objects from regressed ``params`` ``(N, 62)`` and their crop ``rois`` ``(N, 4)``.
-
-        ``landmarks_3d`` ``(N, 68, 3)`` (image frame) may be passed when already reconstructed."""
-        rois = np.asarray(rois, np.float64).reshape(-1, 4)
-        n = rois.shape[0]
-        boxes = rois if boxes is None else np.asarray(boxes).reshape(-1, 4)
-        if landmarks_3d is None:
-            landmarks_3d = camera_to_image(self.face_model.reconstruct(params, sparse=True), rois, self.spec.input_size)
-        poses = pose_from_camera(params[:, :12])
-        scores = np.ones(n, np.float32) if scores is None else np.asarray(scores, np.float32)
-        return [Face(box=np.asarray(boxes[i], np.float32), score=float(scores[i]), roi=rois[i].astype(np.float32),
-                     params=params[i], landmarks_3d=landmarks_3d[i], pose=poses[i].astype(np.float32),
-                     _face_model=self.face_model) for i in range(n)]
+        """:class:`Face` objects from regressed ``params`` ``(N, 62)`` and their crop ``rois`` ``(N, 4)``
+        (:func:`tddfa.face.faces_from_params` with this aligner's face model)."""
+        return _faces_from_params(self.face_model, params, rois, boxes=boxes, scores=scores,
+                                  landmarks_3d=landmarks_3d, size=self.spec.input_size)
 
     def regress(self, image: np.ndarray, rois: np.ndarray) -> np.ndarray:
         """All faces of a frame in one batched network call: ``(N, 62)`` unwhitened parameters."""
-        crops = crop_faces(image, rois, self.spec.input_size)
-        return self.regressor(crops).astype(np.float32)
+        return _regress(self.regressor, image, rois)

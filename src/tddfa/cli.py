@@ -13,6 +13,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import textwrap
 
 from . import commands
 from .errors import INTERNAL_EXIT_CODE, INTERRUPTED_EXIT_CODE, OutputError, TddfaError, UsageError
@@ -30,18 +31,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(UsageError.exit_code, f"tddfa: {one_line(message)} (see '{self.prog} --help')\n")
 
 
+# `tddfa --help` lists these first; every other command is a maintainer's (training, data, export, benchmarks)
+USER_COMMANDS = ("image", "video", "webcam", "batch", "serve", "models")
+
+
+def _command_list(sub: argparse._SubParsersAction) -> str:
+    """The listed commands (those registered with a ``help``), users' first, maintainers' grouped after them."""
+    rows = {a.dest: a.help for a in sub._choices_actions}
+    width = max(map(len, rows)) + 2
+
+    def block(title: str, names: list[str]) -> str:
+        lines = [f"{title}:"]
+        for n in names:
+            text = textwrap.wrap(rows[n], 78 - width - 2) or [""]
+            lines += [f"  {n:<{width}}{text[0]}"] + [f"  {'':<{width}}{t}" for t in text[1:]]
+        return "\n".join(lines)
+
+    users = [n for n in USER_COMMANDS if n in rows]
+    maintainers = sorted(n for n in rows if n not in USER_COMMANDS)
+    return block("commands", users) + "\n\n" + block("maintainer commands (training, data, export, benchmarks)",
+                                                     maintainers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = _Parser(prog="tddfa", description="3D dense face alignment on the CPU.")
+    parser = _Parser(prog="tddfa", description="3D dense face alignment on the CPU.",
+                     usage="tddfa [-h] [--version] [--debug] COMMAND ...",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"tddfa {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of an error (anywhere on the command line)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS, prog="tddfa")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         mod = importlib.import_module(f"{commands.__name__}.{info.name}")
         if hasattr(mod, "register"):
             mod.register(sub)
+    parser.epilog = _command_list(sub) + "\n\n'tddfa COMMAND --help' describes each; 'tddfa IMAGE...' is 'tddfa image'."
     return parser
 
 

@@ -46,3 +46,12 @@ class OutputError(TddfaError, OSError):
 
 INTERNAL_EXIT_CODE = 7  # an unexpected exception: a bug, reported as one line (``--debug`` shows the traceback)
 INTERRUPTED_EXIT_CODE = 130
+
+
+def require(module: str, message: str) -> None:
+    """Raise :class:`ModelNotAvailableError` with ``message`` (say which extra installs it) when ``module`` is not
+    installed. Only a missing package is reported so: a broken install still fails with its own ImportError."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModelNotAvailableError(message)

@@ -24,7 +24,7 @@ def stub_detector(img):
 
 @pytest.fixture
 def ref(reference_dir, monkeypatch):
-    from tddfa import detect
+    from tddfa.runtime import registry
     from tddfa.errors import ModelNotAvailableError
     from tddfa.runtime.registry import resolve_regressor
 
@@ -32,7 +32,7 @@ def ref(reference_dir, monkeypatch):
         resolve_regressor(f"reference:{reference_dir}")
     except ModelNotAvailableError as exc:
         pytest.skip(f"reference regressor unavailable: {exc}")
-    monkeypatch.setattr(detect, "load_detector", lambda spec, threads=1, **kw: stub_detector)
+    monkeypatch.setattr(registry, "load_detector", lambda spec, threads=1, **kw: stub_detector)
     return str(reference_dir)
 
 
@@ -108,9 +108,8 @@ def test_unknown_kind_is_a_clear_error(ref, example, tmp_path, capsys):
     assert rc != 0 and "hologram" in capsys.readouterr().err
 
 
-def test_det_size_caps_the_detector_input(monkeypatch):
-    from tddfa import detect
-    from tddfa.commands.image import detector_with_size
+def test_det_size_and_flip_reach_the_detector(bfm, monkeypatch, tmp_path):
+    from tddfa.runtime import registry
 
     seen = {}
 
@@ -118,66 +117,12 @@ def test_det_size_caps_the_detector_input(monkeypatch):
         seen.update(spec=spec, **kw)
         return stub_detector
 
-    monkeypatch.setattr(detect, "load_detector", fake_load)
-    assert detector_with_size("default", None, 1) == "default"  # no cap: the spec goes on unchanged
-    assert detector_with_size(stub_detector, (640, 360), 1) is stub_detector  # a callable is used as given
-    assert detector_with_size("default", (640, 360), 1) is stub_detector
-    assert seen["spec"] == "default" and seen["policy"] == detect.InputPolicy(max_height=360, max_width=640)
-    assert seen["policy"].scale(720, 1280) == 0.5
-    assert "flip" not in seen
-    seen.clear()
-    assert detector_with_size("default", None, 1, flip=True) is stub_detector
-    assert seen == {"spec": "default", "flip": True, "box_voting": True}  # no cap asked: the model's own
+    monkeypatch.setattr(registry, "load_detector", fake_load)
+    assert main([str(EXAMPLE), "-o", "json", "--out", str(tmp_path), "--det-size", "640x360", "--det-flip"]) == 0
+    assert seen == {"spec": "default", "size": (640, 360), "flip": True}
 
 
 def test_det_size_rejects_bad_values(capsys):
     with pytest.raises(SystemExit) as e:
         main([str(EXAMPLE), "--det-size", "640"])
     assert e.value.code == 2 and "WIDTHxHEIGHT" in capsys.readouterr().err
-
-
-@pytest.fixture
-def aligner_kwargs(monkeypatch) -> list:
-    """The keyword arguments of each ``FaceAligner`` the image command builds (a stand-in records them)."""
-    from tddfa import api
-
-    seen: list = []
-
-    class FakeAligner:
-        def __init__(self, **kw):
-            seen.append(kw)
-            self.detector = None
-
-    monkeypatch.setattr(api, "FaceAligner", FakeAligner)
-    return seen
-
-
-def test_refine_defaults_to_one_and_to_zero_for_the_reference(aligner_kwargs, tmp_path):
-    import argparse
-
-    from tddfa.commands.image import _make_aligner
-
-    seen = aligner_kwargs
-    base = dict(model="default", detector=stub_detector, reference=None, face_model="auto", det_size=None,
-                threads=1, det_flip=False, max_faces=None, crops=1)
-    for given, reference, want in [(None, None, 1), (0, None, 0), (2, None, 2), (None, str(tmp_path), 0),
-                                   (1, str(tmp_path), 1)]:
-        _make_aligner(argparse.Namespace(**{**base, "refine": given, "reference": reference}))
-        assert seen[-1]["refine"] == want
-
-
-def test_fast_sets_the_int8_models_and_refuses_other_model_flags(aligner_kwargs, monkeypatch, tmp_path):
-    import argparse
-
-    from tddfa import api
-    from tddfa.commands.image import _make_aligner
-
-    seen = aligner_kwargs
-    monkeypatch.setattr("tddfa.commands.image.detector_with_size", lambda spec, *a, **k: spec)
-    base = dict(model="default", detector="default", reference=None, face_model="auto", det_size=None, threads=1,
-                det_flip=False, max_faces=None, crops=1, refine=None, fast=True)
-    _make_aligner(argparse.Namespace(**base))
-    assert {k: seen[-1][k] for k in ("model", "detector", "refine")} == api.FAST
-    for clash in ({"model": "tddfa_mb1"}, {"refine": 1}, {"detector": "x.onnx"}, {"reference": str(tmp_path)}):
-        with pytest.raises(UsageError, match="--fast"):
-            _make_aligner(argparse.Namespace(**{**base, **clash}))

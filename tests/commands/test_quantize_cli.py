@@ -12,7 +12,7 @@ from tddfa.cli import main
 def test_detector_quantization_writes_onnx_and_settings(shared_data, tmp_path):
     pytest.importorskip("torch")
     onnx = pytest.importorskip("onnx")
-    from tddfa.detect import MODELS_DIR, load_detector
+    from tddfa.runtime.registry import MODELS_DIR, load_detector
 
     out = tmp_path / "fb_int8.onnx"
     assert main(["quantize", "--detector", "--pack", str(shared_data / "300w"), "-o", str(out)]) == 0

@@ -6,9 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from tddfa.detect import FACEBOXES_ONNX, load_detector
 from tddfa.detect.boxes import iou_matrix
 from tddfa.errors import InputError, ModelNotAvailableError
+from tddfa.runtime.registry import MODELS_DIR, load_detector
+
+FACEBOXES_ONNX = MODELS_DIR / "faceboxes.onnx"
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 REF = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference" / "3ddfa_v2"
@@ -156,7 +158,7 @@ def test_shipped_int8_detector_finds_the_example_face_where_fp32_does():
     import hashlib
     import json
 
-    from tddfa.detect import MODELS_DIR
+    from tddfa.runtime.registry import MODELS_DIR
     from tddfa.detect.boxes import iou_matrix
     from tddfa.io.images import read_image
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tddfa.detect import load_detector
+from tddfa.runtime.registry import load_detector
 from tddfa.detect import provision
 from tddfa.detect.priors import retinaface_priors
 from tddfa.errors import ModelNotAvailableError

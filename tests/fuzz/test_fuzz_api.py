@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 from harness import assert_no_partial_files
 from corpus import seed_image
 from tddfa.errors import ModelNotAvailableError, TddfaError, UsageError
-from tddfa.io.export import ALL_KINDS, write_outputs
+from tddfa.io.writers import ALL_KINDS, write_outputs
 
 H, W = 120, 160
 IMG = seed_image(H, W)

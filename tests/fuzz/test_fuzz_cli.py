@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import tddfa
 from harness import CASE_SECONDS, DOCUMENTED_CODES, MEMORY_MB, assert_no_partial_files
 from corpus import encode, seed_image, video_corpus
-from tddfa.io.export import ALL_KINDS
+from tddfa.io.writers import ALL_KINDS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "astronaut.jpg"
 WEIGHT = 0.01

@@ -12,7 +12,7 @@ from tddfa.cli import main
 from tddfa.errors import InputError
 from tddfa.nets import create_model, list_models
 from tddfa.nets.ensemble import ParamAverage
-from tddfa.train.export import ensemble_checkpoint, export_checkpoint
+from tddfa.export.checkpoint import ensemble_checkpoint, export_checkpoint
 
 
 def _randomize_bn(model: torch.nn.Module, gen: torch.Generator) -> None:

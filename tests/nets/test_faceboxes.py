@@ -107,14 +107,14 @@ def test_lite_checkpoint_loads_exports_and_agrees_with_onnx(tmp_path):
 
 
 def test_detector_export_names_the_file_by_architecture(tmp_path):
-    from tddfa.commands.train_detector import export_checkpoint
-    from tddfa.detect import load_detector
+    from tddfa.export.checkpoint import export_detector_checkpoint
+    from tddfa.runtime.registry import load_detector
 
     for stem, fine, want in [("rdcl", False, "faceboxes"), ("lite", False, "faceboxes_lite"),
                              ("rdcl", True, "faceboxes_s16")]:
         net = FaceBoxesNet(stem=stem, fine=fine).init_weights()
         torch.save({"model": net.state_dict(), "ema": net.state_dict(), "step": 7}, tmp_path / f"{want}.pth")
-        meta = export_checkpoint(tmp_path / f"{want}.pth", tmp_path / want)
+        meta = export_detector_checkpoint(tmp_path / f"{want}.pth", tmp_path / want)
         assert meta["file"] == want and meta["arch"] == want and meta["trained_steps"] == 7
         det = load_detector(tmp_path / want / f"{want}.onnx")
         assert det(np.zeros((90, 160, 3), np.uint8)).shape[1] == 5  # runs; random weights, any number of boxes

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tddfa.io.export import MESH_KINDS
+from tddfa.io.writers import MESH_KINDS
 from tddfa.render.outputs import IMAGE_KINDS
 
 from .conftest import EXAMPLE

@@ -102,11 +102,17 @@ def test_300w_subset(bfm, shared_data):
     assert reprojection_nme(bfm, d).max() < 0.06
 
 
-def test_cli_registers_prepare_data():
+def test_cli_registers_prepare_data(monkeypatch):
     from tddfa.cli import build_parser
 
-    args = build_parser().parse_args(["prepare-data", "--out", "x", "--profiles", "0"])
-    assert args.profiles == 0 and args.out == "x" and callable(args.func)
+    monkeypatch.delenv("TDDFA_DATA", raising=False)
+    args = build_parser().parse_args(["prepare-data", "--data", "d", "--out", "x", "--profiles", "0"])
+    assert args.profiles == 0 and args.out == "x" and args.data == "d" and callable(args.func)
+    with pytest.raises(SystemExit):  # no built-in data folder: --data or TDDFA_DATA
+        build_parser().parse_args(["prepare-data"])
+    monkeypatch.setenv("TDDFA_DATA", "/data")
+    assert build_parser().parse_args(["prepare-data"]).data == "/data"
+    assert build_parser().parse_args(["eval", "aflw2000"]).data == "/data/aflw2000-3d"
 
 
 def test_more_profiles_adds_a_new_draw_of_views(bfm, shared_data, tmp_path):

@@ -74,7 +74,7 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 
     dets = [detector] if detector else ["default"] + ([f"reference:{reference}"] if reference else [])
     derr = []
-    from ..detect import load_detector
+    from ..runtime.registry import load_detector
 
     for spec in dets:
         try:
@@ -102,7 +102,7 @@ def resolve_models(reference: str | None, regressor: str | None = None, detector
 def fp32_originals(cfg: dict) -> dict:
     """The FP32 files the pipeline's INT8 regressor and detector were quantized from (their ``.json`` says); a
     detector that is FP32 already is its own baseline."""
-    from ..detect import load_detector
+    from ..runtime.registry import load_detector
     from ..runtime.registry import resolve_regressor
 
     def origin(onnx: Path, to_onnx, required: bool = True) -> str:
@@ -125,7 +125,7 @@ def add_int8(cfg: dict, pack: str) -> None:
     """INT8 copies (static, per-channel, reduce_range; calibrated on 300W train crops) of the timed regressors
     and of the pipeline's regressor, cached by the FP32 file's digest."""
     from ..facemodel.provision import cache_dir
-    from .quantize import cache_name, quantize_for_cpu
+    from ..export.quantize import cache_name, quantize_for_cpu
 
     def quantized(fp32: str) -> Path:
         out = cache_dir() / "bench" / cache_name(fp32)
@@ -173,7 +173,7 @@ def _random_onnx(arch: str) -> Path:
 
         from ..geometry import normalize
         from ..nets import create_model
-        from ..runtime.onnx import export_onnx
+        from ..export.onnx import export_onnx
         from .scenes import load_face
 
         torch.manual_seed(0)

@@ -52,7 +52,9 @@ def _tile_boxes(img_w: int, img_h: int, n: int) -> np.ndarray:
 
 def run_stages(cfg: dict) -> dict:
     from ..api import FaceAligner
-    from ..geometry import camera_to_image, crop_faces, normalize, roi_from_box
+    from ..geometry import crop_faces, normalize, roi_from_box
+    from ..reconstruct import reconstruct
+    from ..runtime.regressor import regress
 
     threads = int(cfg.get("threads") or 1)
     baseline = bool(cfg.get("baseline"))
@@ -82,7 +84,7 @@ def run_stages(cfg: dict) -> dict:
     det = None
     if cfg.get("detector"):
         try:
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             det = load_detector(fp32.get("detector") or cfg["detector"], threads=threads)
             if baseline:
@@ -100,7 +102,7 @@ def run_stages(cfg: dict) -> dict:
 
     if cfg.get("detector_compare") and det is not None and not baseline:
         def compare() -> dict:
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             other = load_detector(cfg["detector_compare"], threads=threads)
             return {**measure(lambda: other(frames["720p"]), budget), "faces": int(len(other(frames["720p"])))}
@@ -165,7 +167,7 @@ def run_stages(cfg: dict) -> dict:
             return {**measure(lambda: al8(frames["720p"]), budget), "faces": len(al8(frames["720p"]))}
         _safe(res, "pipeline_720p_1face_int8", lambda: pipe_int8(det))
         if cfg.get("detector_int8"):
-            from ..detect import load_detector
+            from ..runtime.registry import load_detector
 
             det8 = load_detector(cfg["detector_int8"], threads=threads)
             _safe(res, "detect_720p_int8", lambda: {**measure(lambda: det8(frames["720p"]), budget),
@@ -178,10 +180,10 @@ def run_stages(cfg: dict) -> dict:
     if baseline or aligner is None:
         return {"stages": res, "info": info}
 
-    params1 = aligner.regress(frames["720p"], rois1)
-    fm = aligner.face_model
+    params1 = regress(aligner.regressor, frames["720p"], rois1)
+    fm, size = aligner.face_model, aligner.regressor.input_size
     _safe(res, "reconstruct_sparse_1face",
-          lambda: measure(lambda: camera_to_image(fm.reconstruct(params1, sparse=True), rois1), budget))
+          lambda: measure(lambda: reconstruct(fm, params1, rois1, sparse=True, size=size), budget))
 
     dense: dict = {}
 
@@ -190,8 +192,8 @@ def run_stages(cfg: dict) -> dict:
 
         bfm = fm if fm.triangles.shape[0] else load_bfm()
         dense["bfm"] = bfm
-        dense["v"] = camera_to_image(bfm.reconstruct(params1), rois1)[0]
-        return {**measure(lambda: camera_to_image(bfm.reconstruct(params1), rois1), budget),
+        dense["v"] = reconstruct(bfm, params1, rois1, sparse=False, size=size)[0]
+        return {**measure(lambda: reconstruct(bfm, params1, rois1, sparse=False, size=size), budget),
                 "vertices": int(bfm.n_vertices)}
     _safe(res, "reconstruct_dense_1face", dense_stage)
 

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from .options import REFERENCE_DIR_HELP
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..bench.runner import format_table, run_bench
@@ -27,7 +29,8 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="per-stage speed benchmark (median / p90, 1 and 2 threads, vs a baseline)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    p.add_argument("--reference", metavar="DIR", help="3DDFA_V2 directory, used when no model ships")
+    p.add_argument("--reference", metavar="DIR",
+                   help=f"{REFERENCE_DIR_HELP}; here: timed where a shipped model is missing or does not load")
     p.add_argument("--model", help="regressor for the pipeline (default: the shipped one, else --reference)")
     p.add_argument("--detector", help="detector spec (default: the shipped one, else --reference)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")

@@ -21,12 +21,11 @@ import time
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError, TddfaError, UsageError
-from ..eval.detection import parse_size
-from ..io.export import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
+from ..io.writers import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
                          write_outputs)
 from ..io.images import IMAGE_SUFFIXES, read_image
 from ..render.outputs import DENSE_KINDS
-from .options import count
+from .options import add_model_options, build_aligner, count
 
 DEFAULT_KINDS = ["composite", "json"]
 DEFAULT_OUT = "tddfa_out"
@@ -43,33 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"what to write (default: {' '.join(DEFAULT_KINDS)}); any of: {' '.join(ALL_KINDS)}")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"output folder (default: ./{DEFAULT_OUT} in the working directory)")
-    p.add_argument("--model", default="default", metavar="SPEC",
-                   help="regressor: 'default', a shipped name, a .onnx/.pth file or 'reference:DIR'")
-    p.add_argument("--detector", default="default", metavar="SPEC",
-                   help="face detector: 'default' (RetinaFace), a shipped name (tddfa models list), 'reference:DIR' "
-                        "or a .onnx/.pth file")
-    p.add_argument("--reference", metavar="DIR",
-                   help="use 3DDFA_V2's own checkpoints in DIR (same as --model reference:DIR "
-                        "--detector reference:DIR; needs torch the first time)")
+    add_model_options(p, det_size_help="default 416x416 (docs/models.md)", refine=True,
+                      crops_help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted "
+                                 "copies: steadier and slightly more accurate on our validation; the video default)")
     p.add_argument("--face-model", choices=["auto", "bfm"], default="auto",
                    help="'bfm': pair the regressor with the dense BFM face model (for dense outputs with a "
                         "68-keypoint reference model; its shape then matches only approximately)")
-    p.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
-                   help="largest detector input (images are only shrunk to fit): smaller is faster but misses "
-                        "small faces; default 416x416 (docs/models.md)")
     p.add_argument("--det-flip", action="store_true",
                    help="also detect on the mirrored image and pool both, with box voting (finds more faces and more "
                         "false ones; twice the detector time; docs/benchmarks.md)")
-    p.add_argument("--threads", type=count(1), default=1, metavar="N", help="ONNX Runtime threads (default 1)")
-    p.add_argument("--refine", type=count(0), default=None, metavar="N",
-                   help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its own "
-                        "protocol): one more regression per face and pass; see docs/models.md")
-    p.add_argument("--fast", action="store_true",
-                   help="the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 with the default detector "
-                        "(slightly less accurate, docs/models.md)")
-    p.add_argument("--crops", type=int, choices=(1, 3), default=1,
-                   help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted copies: "
-                        "steadier and slightly more accurate on our validation; the video default)")
     p.add_argument("--dense", action="store_true", help="also write each face's dense vertices in the JSON")
     p.add_argument("--max-faces", type=count(1), default=None, metavar="N", help="keep the N largest faces")
     p.add_argument("--onnx", action="store_true", help="accepted for compatibility: inference always uses ONNX Runtime")
@@ -126,45 +107,13 @@ def check_collisions(paths: list[Path], kinds: list[str], out_dir: Path) -> None
                                  "or run them with different --out folders")
 
 
-def detector_with_size(spec, size: tuple[int, int] | None, threads: int, flip: bool = False):
-    """``spec`` unchanged, or loaded now with its input capped at ``size`` (W, H) and/or with mirrored
-    test-time pooling and box voting (``flip``)."""
-    if (size is None and not flip) or callable(spec):
-        return spec
-    from ..detect import InputPolicy, load_detector
-
-    kw = {"policy": InputPolicy.from_size(size)} if size is not None else {}
-    if flip:
-        kw.update(flip=True, box_voting=True)  # measured together (docs/benchmarks.md): voting places the pooled boxes
-    return load_detector(spec or "default", threads=threads, **kw)
-
-
 def _make_aligner(args: argparse.Namespace):
-    from ..api import FaceAligner
-    from ..eval.common import refine_for
-
-    model, detector = args.model, args.detector
-    if getattr(args, "fast", False):
-        from ..api import FAST
-
-        if model != "default" or detector != "default" or args.refine is not None or args.reference:
-            raise UsageError("--fast sets --model, --detector and --refine itself: give either --fast or those")
-        model, detector, args.refine = FAST["model"], FAST["detector"], FAST["refine"]
-    if args.reference:
-        ref = Path(args.reference)
-        if not ref.is_dir():
-            raise InputError(f"--reference {ref}: not a directory")
-        model, detector = f"reference:{ref}", f"reference:{ref}"
     face_model = None
     if args.face_model == "bfm":
         from ..facemodel import load_bfm
 
         face_model = load_bfm()
-    detector = detector_with_size(detector, args.det_size, args.threads, flip=args.det_flip)
-    aligner = FaceAligner(model=model, detector=detector, threads=args.threads, max_faces=args.max_faces,
-                          face_model=face_model, crops=args.crops, refine=refine_for(model, args))
-    aligner.detector  # load it now: a missing detector is one error, not one per image
-    return aligner
+    return build_aligner(args, max_faces=args.max_faces, face_model=face_model)
 
 
 def _show(path: Path) -> None:

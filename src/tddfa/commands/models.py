@@ -30,7 +30,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from ..api import list_models
+    from .. import list_models
 
     for kind, names in list_models().items():
         print(f"{kind}: {', '.join(names)}")

@@ -1,7 +1,9 @@
-"""``tddfa prepare-data``: build the cached training data (crops + fitted 3DMM labels) from ../shared/data."""
+"""``tddfa prepare-data``: build the cached training data (crops + fitted 3DMM labels) from the 300W pack."""
 from __future__ import annotations
 
 import argparse
+
+from .options import add_data_option
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -21,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare-data", help="fit 3DMM labels to 300W, synthesise profiled views, cache 120x120 crops")
-    p.add_argument("--data", default="../shared/data", help="the shared data folder (with 300w/)")
+    add_data_option(p, "--data", "", "the data folder (with 300w/)")
     p.add_argument("--out", default="cache/train", help="output folder for train.npz, val.npz, video_train.npz")
     p.add_argument("--profiles", type=int, default=10, help="synthesised views per train face (0: real + flips only)")
     p.add_argument("--workers", type=int, default=1, help="processes for view synthesis")

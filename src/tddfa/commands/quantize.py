@@ -1,7 +1,7 @@
 """``tddfa quantize MODEL -o OUT.onnx``: an INT8 copy of a regressor for CPUs (needs the ``onnx`` package);
 ``tddfa quantize --detector [PTH] -o OUT.onnx``: the same for the FaceBoxes detector (needs torch too).
 
-Static quantization with the recipe of :func:`tddfa.bench.quantize.quantize_for_cpu`, calibrated on the 300W
+Static quantization with the recipe of :func:`tddfa.export.quantize.quantize_for_cpu`, calibrated on the 300W
 **train** split; writes ``OUT.onnx`` and ``OUT.json`` (the model's settings, so ``--model OUT.onnx`` loads it).
 The shipped ``tddfa_mb1_mb05_int8`` was made with::
 
@@ -18,11 +18,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import InputError, ModelNotAvailableError
+from ..errors import InputError, ModelNotAvailableError, require
 
 
 def _run_detector(args: argparse.Namespace, out: Path) -> int:
-    from ..bench.quantize import quantize_detector
+    from ..export.quantize import quantize_detector
     from ..runtime.registry import CHECKPOINTS_DIR, MODELS_DIR
 
     pth = CHECKPOINTS_DIR / "faceboxes.pth" if args.detector == "default" else Path(args.detector)
@@ -30,12 +30,8 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
         raise InputError(f"{pth}: give a FaceBoxes .pth checkpoint (or 'default'); the INT8 graph is exported from it")
     if out.resolve() in (pth.with_suffix(".onnx").resolve(), (MODELS_DIR / f"{pth.stem}.onnx").resolve()):
         raise InputError(f"{out}: would overwrite the detector's own ONNX")
-    try:
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError(
-            "quantizing the detector needs torch and onnx: pip install 'tddfa[train]'") from None
+    for module in ("onnx", "torch"):
+        require(module, "quantizing the detector needs torch and onnx: pip install 'tddfa[train]'")
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_detector(pth, out, args.pack)
     src_json = pth.with_suffix(".json")
@@ -54,7 +50,7 @@ def _run_detector(args: argparse.Namespace, out: Path) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..bench.quantize import quantize_for_cpu
+    from ..export.quantize import quantize_for_cpu
 
     out = Path(args.output)
     if out.suffix != ".onnx":
@@ -70,10 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = resolve_regressor(args.model)
     if out.resolve() == Path(spec.onnx).resolve():
         raise InputError(f"{out}: would overwrite the model it quantizes")
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError("quantization needs the onnx package: pip install 'tddfa[train]'") from None
+    require("onnx", "quantization needs the onnx package: pip install 'tddfa[train]'")
     out.parent.mkdir(parents=True, exist_ok=True)
     quantize_for_cpu(spec.onnx, out, args.pack, step=args.calib_step)
     src_json = Path(spec.onnx).with_suffix(".json")

@@ -5,6 +5,7 @@ import argparse
 import socket
 
 from ..errors import InputError, TddfaError
+from .options import add_model_options, build_aligner
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,10 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "set of models shared by all requests. Binds loopback unless --host says otherwise.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
-    p.add_argument("--model", default="default", metavar="SPEC", help="regressor, as for `tddfa IMAGE --model`")
-    p.add_argument("--detector", default="default", metavar="SPEC", help="face detector, as for `tddfa IMAGE`")
-    p.add_argument("--fast", action="store_true", help="the fastest shipped setting (see `tddfa IMAGE --fast`)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="ONNX Runtime threads per model call")
+    add_model_options(p, threads_type=int)
     p.add_argument("--workers", type=int, default=d.workers, metavar="N",
                    help=f"requests computed at once (default {d.workers})")
     p.add_argument("--queue", type=int, default=d.queue, metavar="N",
@@ -44,14 +42,11 @@ def run(args: argparse.Namespace) -> int:
         from ..serve.app import create_app
     except ImportError as exc:
         raise TddfaError(f"tddfa serve needs the web extra ({exc.name} is missing): pip install 'tddfa[web]'") from None
-    from ..api import FAST, FaceAligner
     from ..serve.limits import Limits
 
     if min(args.threads, args.workers) < 1 or args.queue < 0 or args.timeout <= 0 or args.max_pixels < 1:
         raise InputError("--threads and --workers must be >= 1, --queue >= 0, --timeout and --max-pixels > 0")
-    kw = dict(FAST) if args.fast else {"model": args.model, "detector": args.detector}
-    aligner = FaceAligner(threads=args.threads, **kw)
-    aligner.detector  # load every model now: the first request should not pay for it
+    aligner = build_aligner(args)  # every model loaded now: the first request should not pay for it
     limits = Limits(max_upload=int(args.max_upload_mb * 2**20), max_pixels=args.max_pixels, timeout=args.timeout,
                     workers=args.workers, queue=args.queue)
     app = create_app(aligner, limits, keep=args.keep)

@@ -1,16 +1,20 @@
-"""``tddfa train``: train the 62-parameter regressor; ``tddfa train-export``: ship a checkpoint.
+"""``tddfa train MODE``: train and ship models (``tddfa train-MODE`` is the same command).
 
-    tddfa train --config configs/regressor-mb05-cpu.json [--out cache/recipes/NAME] [--resume] [--smoke]
-    tddfa train-export runs/NAME/best.pth --name tddfa_mb05 [--default]
-    tddfa train-eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
-    tddfa train-pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
-    tddfa train-ensemble A.pth B.pth --out runs/ens.pth        # one network averaging the members' parameters
+    tddfa train [regressor] --config configs/regressor-mb05-cpu.json [--out cache/recipes/NAME] [--resume] [--smoke]
+    tddfa train detector --config configs/detector-faceboxes.json [--resume] [--export]
+    tddfa train export runs/NAME/best.pth --name tddfa_mb05 [--default]
+    tddfa train eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
+    tddfa train pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
+    tddfa train ensemble A.pth B.pth --out runs/ens.pth        # one network averaging the members' parameters
     tddfa calibrate-verify tddfa_mb05                           # face/no-face threshold -> the model's .json
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from . import train_detector
+from .options import DATA_ENV, add_data_option, data_default
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -38,16 +42,22 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..train.export import export_checkpoint
+    from ..export.checkpoint import export_checkpoint
 
     scale, note = None, ""
     if args.roi_box_scale == "auto":
-        from ..detect import load_detector
+        from ..geometry.roi import BOX_SCALE
+        from ..runtime.registry import load_detector
         from ..train.roi_scale import measure_roi_box_scale
 
+        if not args.data_300w:
+            from ..errors import UsageError
+
+            raise UsageError(f"--roi-box-scale auto measures on 300W: give --data-300w DIR or set {DATA_ENV}")
         m = measure_roi_box_scale(load_detector(args.detector), args.data_300w)
         scale = m["scale"]
-        note = (f"trained on landmark ROIs: detector '{args.detector}' boxes x1.58 give ROIs {m['ratio_median']:.3f}x the "
+        note = (f"trained on landmark ROIs: detector '{args.detector}' boxes x{BOX_SCALE} give ROIs "
+                f"{m['ratio_median']:.3f}x the "
                 f"landmark ROI (median; p10-p90 {m['ratio_p10_p90'][0]:.3f}-{m['ratio_p10_p90'][1]:.3f}) on "
                 f"{m['n_faces']} 300W {m['split']} faces (no AFW; {m['missed']} not detected), centre offset "
                 f"{m['centre_offset_median'][0]:+.3f}, {m['centre_offset_median'][1]:+.3f} of the side")
@@ -80,7 +90,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from ..train.export import ensemble_checkpoint
+    from ..export.checkpoint import ensemble_checkpoint
 
     cfg = ensemble_checkpoint(args.checkpoints, args.out)
     print(f"wrote {args.out}: {cfg['arch']} of {', '.join(cfg['members'])} (output whitening of the first)")
@@ -127,8 +137,8 @@ def _models_dir() -> Path:
     return MODELS_DIR
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train the 3DMM regressor (resumable, logs to runs/NAME/train.log)")
+def add_regressor_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train [regressor]``."""
     p.add_argument("--config", help="JSON or TOML config (e.g. configs/regressor-mb05.json); defaults otherwise")
     p.add_argument("--out", help="run folder (default runs/<config name>)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
@@ -138,49 +148,85 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-after", type=int, metavar="STEPS", help="checkpoint and stop at this global step")
     p.set_defaults(func=_train)
 
-    k = sub.add_parser("train-pack", help="compact WebP copies of the training caches (+ loss vertices) to move "
-                                          "to another machine, e.g. a GPU box")
-    k.add_argument("--train", nargs="+", default=["cache/train/train.npz"], help="cached splits to pack into one")
-    k.add_argument("--val", default="cache/train/val.npz")
-    k.add_argument("--out", default="cache/gpu")
-    k.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
-    k.add_argument("--val-quality", type=int, default=75)
-    k.add_argument("--vertex-step", type=int, default=10, help="as the config's loss.vertex_step")
-    k.set_defaults(func=_pack)
 
-    c = sub.add_parser("calibrate-verify", help="measure a shipped model's face/no-face re-crop threshold on "
-                                                "300W train and store it in its .json (FaceAligner verify='auto')")
-    c.add_argument("model", help="shipped name (tddfa_mb05) or .onnx with a sibling .json")
-    c.add_argument("--data-300w", default="../shared/data/300w")
-    c.add_argument("--detector", default="default")
-    c.add_argument("--step", type=int, default=2, help="every STEP-th non-AFW train face")
-    c.add_argument("--dry-run", action="store_true", help="print, do not write the .json")
-    c.set_defaults(func=_calibrate_verify)
+def add_pack_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train pack``."""
+    p.add_argument("--train", nargs="+", default=["cache/train/train.npz"], help="cached splits to pack into one")
+    p.add_argument("--val", default="cache/train/val.npz")
+    p.add_argument("--out", default="cache/gpu")
+    p.add_argument("--quality", type=int, default=65, help="WebP quality of the training crops")
+    p.add_argument("--val-quality", type=int, default=75)
+    p.add_argument("--vertex-step", type=int, default=10, help="as the config's loss.vertex_step")
+    p.set_defaults(func=_pack)
 
-    e = sub.add_parser("train-ensemble", help="one checkpoint averaging trained members' 62 parameters "
-                                              "(registered combinations, e.g. mb1 + mb05); export it with train-export")
-    e.add_argument("checkpoints", nargs="+", help="member checkpoints, in the order of the registered ensemble")
-    e.add_argument("--out", required=True, help="output .pth")
-    e.set_defaults(func=_ensemble)
 
-    v = sub.add_parser("train-eval", help="NME of training checkpoints on cached validation splits, by yaw bin")
-    v.add_argument("checkpoints", nargs="+", help="runs/NAME/best.pth ...")
-    v.add_argument("--data", nargs="+", default=["cache/train/val.npz"],
+def add_calibrate_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa calibrate-verify``."""
+    p.add_argument("model", help="shipped name (tddfa_mb05) or .onnx with a sibling .json")
+    add_data_option(p, "--data-300w", "300w", "the 300W pack")
+    p.add_argument("--detector", default="default")
+    p.add_argument("--step", type=int, default=2, help="every STEP-th non-AFW train face")
+    p.add_argument("--dry-run", action="store_true", help="print, do not write the .json")
+    p.set_defaults(func=_calibrate_verify)
+
+
+def add_ensemble_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train ensemble``."""
+    p.add_argument("checkpoints", nargs="+", help="member checkpoints, in the order of the registered ensemble")
+    p.add_argument("--out", required=True, help="output .pth")
+    p.set_defaults(func=_ensemble)
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train eval``."""
+    p.add_argument("checkpoints", nargs="+", help="runs/NAME/best.pth ...")
+    p.add_argument("--data", nargs="+", default=["cache/train/val.npz"],
                    help="cached splits (val.npz; val_profiles.npz from `tddfa prepare-data --more-profiles test`)")
-    v.add_argument("--threads", type=int, default=1)
-    v.add_argument("--json", help="write the numbers here")
-    v.set_defaults(func=_evaluate)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", help="write the numbers here")
+    p.set_defaults(func=_evaluate)
 
-    e = sub.add_parser("train-export", help="export a training checkpoint as a shipped model (.onnx/.json/.pth)")
-    e.add_argument("checkpoint", help="runs/NAME/best.pth or last.pth")
-    e.add_argument("--name", required=True, help="model name, e.g. tddfa_mb05")
-    e.add_argument("--default", action="store_true", help="also make it the default regressor (default.json)")
-    e.add_argument("--out-dir", help="folder (default: the package's models folder)")
-    e.add_argument("--card", help="one-line model card stored in the .json")
-    e.add_argument("--roi-box-scale", metavar="X|auto",
+
+def add_export_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train export``."""
+    p.add_argument("checkpoint", help="runs/NAME/best.pth or last.pth")
+    p.add_argument("--name", required=True, help="model name, e.g. tddfa_mb05")
+    p.add_argument("--default", action="store_true", help="also make it the default regressor (default.json)")
+    p.add_argument("--out-dir", help="folder (default: the package's models folder)")
+    p.add_argument("--card", help="one-line model card stored in the .json")
+    p.add_argument("--roi-box-scale", metavar="X|auto",
                    help="detector box -> crop scale stored with the model; 'auto' measures it on 300W train "
                         "with --detector (see tddfa.train.roi_scale)")
-    e.add_argument("--detector", default="default", help="detector for --roi-box-scale auto (default: shipped)")
-    e.add_argument("--data-300w", default="../shared/data/300w", help="300W pack for --roi-box-scale auto")
-    e.add_argument("--no-pth", action="store_true", help="write only .onnx and .json (e.g. an ensemble of shipped .pth)")
-    e.set_defaults(func=_export)
+    p.add_argument("--detector", default="default", help="detector for --roi-box-scale auto (default: shipped)")
+    p.add_argument("--data-300w", default=data_default("300w"), metavar="DIR",
+                   help=f"300W pack for --roi-box-scale auto (default: ${DATA_ENV}/300w when {DATA_ENV} is set)")
+    p.add_argument("--no-pth", action="store_true", help="write only .onnx and .json (e.g. an ensemble of shipped .pth)")
+    p.set_defaults(func=_export)
+
+
+# the modes of `tddfa train MODE`; each is also a top-level `tddfa train-MODE` (not listed in the help)
+MODES = {
+    "regressor": (add_regressor_arguments, "train the 3DMM regressor (resumable, logs to runs/NAME/train.log)"),
+    "detector": (train_detector.add_arguments, train_detector.HELP),
+    "eval": (add_eval_arguments, "NME of training checkpoints on cached validation splits, by yaw bin"),
+    "pack": (add_pack_arguments, "compact WebP copies of the training caches (+ loss vertices) to move to another "
+                                 "machine, e.g. a GPU box"),
+    "export": (add_export_arguments, "export a training checkpoint as a shipped model (.onnx/.json/.pth)"),
+    "ensemble": (add_ensemble_arguments, "one checkpoint averaging trained members' 62 parameters (registered "
+                                         "combinations, e.g. mb1 + mb05); ship it with `tddfa train export`"),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train and ship models: regressor (default), detector, eval, pack, export, "
+                                     "ensemble", description="Train and ship models. Without a MODE, `tddfa train "
+                                     "[options]` trains the regressor (as `tddfa train regressor`).")
+    add_regressor_arguments(p)
+    modes = p.add_subparsers(dest="train_mode", metavar="MODE")
+    for name, (add, text) in MODES.items():
+        add(modes.add_parser(name, help=text, description=text))
+        if name != "regressor":
+            add(sub.add_parser(f"train-{name}", description=text))
+    c = sub.add_parser("calibrate-verify", help="measure a shipped model's face/no-face re-crop threshold on "
+                                                "300W train and store it in its .json (FaceAligner verify='auto')")
+    add_calibrate_arguments(c)

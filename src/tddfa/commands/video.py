@@ -6,29 +6,15 @@ import sys
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
-from ..eval.detection import parse_size
 from ..geometry.consistency import VIDEO_CROPS
-from .options import count, real
+from .options import add_model_options, build_aligner, count, real
 
 
 def add_tracking_args(p: argparse.ArgumentParser) -> None:
     """Model, detector, tracking and smoothing options shared by ``video`` and ``webcam``."""
-    g = p.add_argument_group("model")
-    g.add_argument("--model", default="default", help="regressor: 'default', a shipped name, .onnx or .pth")
-    g.add_argument("--reference", metavar="DIR",
-                   help="use 3DDFA_V2's mb05 and FaceBoxes from DIR (unless --model/--detector say otherwise)")
-    g.add_argument("--detector", default=None,
-                   help="'default', 'reference:DIR', a .onnx/.pth, or 'haar' (OpenCV stand-in, frontal faces only)")
-    g.add_argument("--fast", action="store_true",
-                   help="the INT8 regressor: --model tddfa_mb05_int8 with the default detector (fastest; "
-                        "slightly less accurate, docs/models.md)")
-    g.add_argument("--det-size", type=parse_size, default=None, metavar="WxH",
-                   help="largest detector input (frames are only shrunk): smaller is faster, misses small faces; "
-                        "default 1080x720")
-    g.add_argument("--threads", type=count(1), default=1, help="ONNX Runtime threads per network")
-    g.add_argument("--crops", type=int, choices=(1, 3), default=VIDEO_CROPS,
-                   help="crops per face: 3 (default) averages the ROI and two shifted copies (steadier; the shifted "
-                        "pair is also the tracking check), 1 is faster")
+    add_model_options(p, crops=VIDEO_CROPS, det_size_help="default 1080x720",
+                      crops_help="crops per face: 3 (default) averages the ROI and two shifted copies (steadier; the "
+                                 "shifted pair is also the tracking check), 1 is faster")
     t = p.add_argument_group("tracking")
     t.add_argument("--detect-every", type=count(0), default=30, metavar="N",
                    help="re-detect every N frames (also on tracking failure and while no face is tracked); 0: never "
@@ -47,25 +33,9 @@ def add_tracking_args(p: argparse.ArgumentParser) -> None:
 
 def build_tracker(args: argparse.Namespace):
     """(aligner, tracker) from the shared options."""
-    from ..api import FaceAligner
-    from ..video.detectors import resolve_detector
     from ..video.tracker import FaceTracker, TrackerConfig
 
-    model = args.model
-    det = args.detector
-    if getattr(args, "fast", False):
-        from ..api import FAST
-
-        if model != "default" or det is not None or args.reference:
-            raise UsageError("--fast sets --model and --detector itself: give either --fast or those")
-        model, det = FAST["model"], FAST["detector"]
-    if args.reference:
-        if model == "default":
-            model = f"reference:{args.reference}"
-        if det is None:
-            det = f"reference:{args.reference}"
-    detector = resolve_detector(det or "default", threads=args.threads, size=args.det_size)
-    aligner = FaceAligner(model=model, detector=detector, threads=args.threads, crops=args.crops)
+    aligner = build_aligner(args)
     cfg = TrackerConfig(detect_every=args.detect_every, max_faces=args.max_faces, check=not args.no_check)
     return aligner, FaceTracker(aligner, cfg)
 
@@ -127,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def check_writable(path: Path) -> None:
     """``path`` can be created (its folder exists or can be made, and takes files): :class:`OutputError` if not."""
-    from ..io.export import prepare_out_dir
+    from ..io.writers import prepare_out_dir
 
     if path.is_dir():
         raise OutputError(f"{path}: is a folder; give a file name")

@@ -7,7 +7,6 @@ landmark box, per yaw bin and the mean of the three bin means. Head pose: MAE of
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .common import add_model_args, crops_for, refine_for, regressor_specs, write_results
 
 BINS = ("bin_0_30", "bin_30_60", "bin_60_90")
 
@@ -105,44 +103,3 @@ def format_table(rows: dict[str, dict]) -> str:
                      f"{nme['mean']:>8.3f} | {pm.get('yaw', float('nan')):>6.2f} {pm.get('pitch', float('nan')):>6.2f} "
                      f"{pm.get('roll', float('nan')):>6.2f} {pm.get('mean', float('nan')):>6.2f}")
     return "\n".join(lines)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from ..api import FaceAligner
-
-    models = regressor_specs(args)
-    det_spec = None
-    if args.detector:
-        det_spec = f"reference:{args.reference}" if args.detector == "reference" else args.detector
-    results = {}
-    for name, spec in models.items():
-        aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads, crops=crops_for(spec, args),
-                              refine=refine_for(spec, args))
-        results[name] = evaluate(aligner, Path(args.data), limit=args.limit, progress=not args.quiet,
-                                 detector=bool(args.detector))
-        results[name]["crops"] = aligner.crops
-        if args.detector:
-            results[name]["refine"] = aligner.refine
-    print(format_table(results))
-    if args.detector:
-        for name, r in results.items():
-            print(f"{name}: faces missed by the detector: {r['missed']}")
-    if args.json:
-        write_results(args.json, results)
-    return 0
-
-
-def register_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("aflw2000", help="AFLW2000-3D: NME per yaw bin and head-pose MAE")
-    add_model_args(p, "evaluate 3DDFA_V2's mb05 from DIR (with its 68-point basis)")
-    p.add_argument("--detector", nargs="?", const="default", default=None,
-                   help="detect faces on the originals instead of using the given ROI boxes "
-                        "(optionally a detector spec; 'reference' uses --reference's FaceBoxes)")
-    p.add_argument("--refine", type=int, default=None, metavar="N",
-                   help="with --detector: re-crops from each face's own landmarks (default 1 for our models, 0 for "
-                        "the reference, its own protocol); the given-ROI protocol never refines")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--limit", type=int, help="only the first N images (quick checks)")
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run)

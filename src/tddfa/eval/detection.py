@@ -6,8 +6,6 @@ while recall is exact. Matching is greedy one-to-one by descending score (VOC st
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -248,16 +246,6 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """argparse type for ``"WxH"`` (the detector's largest network input, width x height) -> ``(W, H)``."""
-    from ..detect.faceboxes import parse_input_size
-
-    try:
-        return parse_input_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
 def size_tradeoff(detector, data: str | Path, sizes: list[tuple[int, int]], repeats: int = 20) -> list[dict]:
     """Recall / detections / 720p latency of ``detector`` at each input-size cap ``(W, H)``."""
     from ..detect import InputPolicy
@@ -282,77 +270,3 @@ def format_tradeoff(name: str, rows: list[dict]) -> str:
         lines.append(f"{r['input_size']:>12}  {r['recall']['iou_0.4']:>10.2f}  {r['recall']['iou_0.5']:>10.2f}  "
                      f"{r['dets_per_image']:>8.2f}  {r['latency_ms_720p']:>8.1f}")
     return "\n".join(lines)
-
-
-def _run(args: argparse.Namespace) -> int:
-    from ..detect import InputPolicy, load_detector
-
-    if args.reference and args.weights:
-        from ..errors import InputError
-        raise InputError("use either --reference or --weights, not both")
-    spec = f"reference:{args.reference}" if args.reference else (args.weights or "default")
-    results = {}
-    over = {"policy": InputPolicy.from_size(args.input_size)} if args.input_size else {}
-    # the mirrored pass applies to the evaluated detector only: the reference keeps its own single pass
-    flip = {"flip": True, "box_voting": True} if args.flip else {}
-    det = load_detector(spec, threads=args.threads, **over, **flip)
-    if args.flip:
-        det.name = f"{det.name}+flip"
-    results[det.name] = evaluate_detector(det, args.data, args.repeats, negatives=args.negatives)
-    if args.compare_reference and not args.reference:
-        ref = load_detector(f"reference:{args.compare_reference}", threads=args.threads, **over)
-        results[ref.name] = evaluate_detector(ref, args.data, args.repeats, negatives=args.negatives)
-    if args.compare:
-        other = load_detector(args.compare, threads=args.threads, **over)
-        other.name = other.name if other.name not in results else f"{other.name} (compare)"
-        results[other.name] = evaluate_detector(other, args.data, args.repeats, negatives=args.negatives)
-    print(format_table(results))
-    for name, r in results.items():
-        if "curve" in r:
-            print(format_curve(name, r["curve"]))
-    tradeoff = {}
-    if args.tradeoff:
-        for name, d in [(det.name, det)] + ([(ref.name, ref)] if len(results) > 1 else []):
-            tradeoff[name] = size_tradeoff(d, args.data, args.tradeoff, args.repeats)
-            print(format_tradeoff(name, tradeoff[name]))
-    print("AP counts detections of the many unannotated faces in AFW as false positives (a lower bound); "
-          "recall is exact. Misses by cause (first that applies): shared box = a box above the threshold "
-          "matched to another face; below threshold = a box at IoU >= 0.4 scored <= the threshold (down to "
-          "0.05); misplaced = a box above the threshold at IoU 0.1-0.4; weak and misplaced = the same under it.")
-    if args.json:
-        first = next(iter(results.values()))
-        payload = {**first, "threads": args.threads}
-        if len(results) > 1:
-            payload["compare"] = results
-        if tradeoff:
-            payload["input_size_tradeoff"] = tradeoff
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(payload, indent=1) + "\n")
-        print(f"wrote {args.json}")
-    return 0
-
-
-def register_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detection", help="face detection recall / AP / 720p latency on AFW scenes")
-    p.add_argument("--data", required=True, help="the afw-scenes folder (images/ + annotations.npz)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--reference", metavar="DIR", help="evaluate 3DDFA_V2's FaceBoxesProd.pth in DIR")
-    g.add_argument("--weights", metavar="SPEC",
-                   help="evaluate this detector: a name (retinaface, faceboxes, faceboxes_int8), a .onnx or a .pth "
-                        "(default: the default detector)")
-    p.add_argument("--compare", metavar="SPEC", help="also evaluate this detector spec and print both side by side")
-    p.add_argument("--negatives", metavar="DIR",
-                   help="a folder of face-free photos (e.g. examples/negatives): report false faces per photo")
-    p.add_argument("--compare-reference", metavar="DIR",
-                   help="also evaluate the reference FaceBoxes in DIR and print both side by side")
-    p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
-    p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
-    p.add_argument("--repeats", type=int, default=20, help="timed runs for the 720p latency")
-    p.add_argument("--input-size", type=parse_size, metavar="WxH",
-                   help="cap on the network input (downscale only; default: the model's, 1080x720)")
-    p.add_argument("--flip", action="store_true",
-                   help="evaluate the detector with its mirrored pass and box voting (CLI --det-flip); the reference "
-                        "of --compare-reference keeps its single pass")
-    p.add_argument("--tradeoff", type=parse_size, nargs="+", metavar="WxH",
-                   help="also report recall and 720p latency at each of these input-size caps")
-    p.set_defaults(func=_run)

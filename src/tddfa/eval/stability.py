@@ -22,8 +22,6 @@ a background patch; the share of such frames the tracker's failure test flags, a
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,9 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..geometry.consistency import VIDEO_CROPS
 from .aflw2000 import load_annotations
-from .common import add_model_args, crops_for, regressor_specs, write_results
 
 ROT_DEG, SCALE, SHIFT = 5.0, (0.95, 1.05), 0.03
 
@@ -414,77 +410,3 @@ def tune_smoother(aligner, data_300w: Path, n: int = 24, seed: int = 0, progress
     return {"settings": table, "best": {"min_cutoff": best[0], "beta": best[1], "d_cutoff": best[2]},
             "rule": "lowest jitter_still with lag <= 0.5 frames", "n_faces": int(n),
             "mean_speed_face_per_frame": float(np.mean(speed))}
-
-
-# --- command -------------------------------------------------------------------------------------------------------
-def _run(args: argparse.Namespace) -> int:
-    from ..api import FaceAligner
-    from ..video.detectors import resolve_detector
-
-    if args.tune:
-        spec = args.weights or (f"reference:{args.reference}" if args.reference else "default")
-        r = tune_smoother(FaceAligner(model=spec, detector=lambda img: np.zeros((0, 5))), Path(args.tune),
-                          progress=not args.quiet)
-        print(f"{'setting':<44} {'jitter_still %':>14} {'lag frames':>10} {'error_moving %':>14}")
-        for k, v in sorted(r["settings"].items(), key=lambda kv: kv[1]["jitter_still"]):
-            print(f"{k:<44} {v['jitter_still']:>14.4f} {v['lag']:>10.2f} {v['error_moving']:>14.4f}")
-        print("best:", r["best"], f"(mean speed {100 * r['mean_speed_face_per_frame']:.2f} % of the face per frame)")
-        if args.json:
-            Path(args.json).write_text(json.dumps(r, indent=2))
-        return 0
-    models = regressor_specs(args)
-    clips: list[Path] = []
-    if not args.no_clips:
-        vdir = Path(args.videos)
-        clips = sorted(vdir.glob("*.mp4")) if vdir.is_dir() else []
-        if not clips:
-            print(f"tddfa: note: no clips in {vdir}; skipping the real-clip part", file=sys.stderr)
-    det_spec = args.detector or (f"reference:{args.reference}" if args.reference else "default")
-    results = {}
-    for name, spec in models.items():
-        detector = resolve_detector(det_spec, threads=args.threads) if clips else None
-        aligner = FaceAligner(model=spec, detector=detector, threads=args.threads,
-                              crops=crops_for(spec, args, ours=VIDEO_CROPS))
-        r = synthetic_jitter(aligner, Path(args.data), n=args.n, frames=args.frames, seed=args.seed,
-                             progress=not args.quiet)
-        if clips:
-            r["real"] = real_clips(aligner, clips, progress=not args.quiet)
-            if args.failure:
-                r["failure_detection"] = failure_detection(aligner, clips, progress=not args.quiet)
-        r["crops"] = aligner.crops
-        results[name] = r
-    for name, r in results.items():
-        crops = f"({r['crops']} crop{'s' if r['crops'] > 1 else ''})"
-        line = (f"{name:<20} {crops} synthetic jitter {r['jitter_nme']:.3f} % ({r['n_sequences']} x "
-                f"{r['frames']} frames)")
-        real = r.get("real", {})
-        if "raw" in real:
-            line += (f" | clips: raw {real['raw']:.3f} %, one_euro {real['one_euro']:.3f} %, window "
-                     f"{real['window']:.3f} %, {real['fps']:.1f} frames/s | lag on {real['lag']['clip']}: "
-                     f"one_euro {real['lag']['one_euro']:+.2f}, window {real['lag']['window']:+.2f} frames")
-        fd = r.get("failure_detection")
-        if fd:
-            line += f" | failure test: detects {100 * fd['detection_rate']:.1f} %, false alarms " \
-                    f"{100 * fd['false_alarm_rate']:.2f} %"
-        print(line)
-    if args.json:
-        write_results(args.json, results)
-    return 0
-
-
-def register_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("stability", help="temporal stability: synthetic jitter on AFLW2000-3D, real-clip jitter/lag")
-    add_model_args(p, "evaluate 3DDFA_V2's mb05 from DIR (its FaceBoxes for clips)")
-    p.add_argument("--detector", default=None, help="detector for the clips (default: the package's; 'haar': stand-in)")
-    p.add_argument("--videos", default="../shared/data/videos", help="folder of .mp4 clips for the real-clip part")
-    p.add_argument("--no-clips", action="store_true", help="synthetic part only")
-    p.add_argument("--failure", action="store_true", help="also measure the tracker's failure test on cut-away faces")
-    p.add_argument("--tune", metavar="DIR_300W", help="instead: compare One Euro settings on synthetic motion of "
-                   "300W-train faces from DIR (how the defaults were chosen)")
-    p.add_argument("-n", type=int, default=200, help="sequences (faces), default 200")
-    p.add_argument("--frames", type=int, default=10, help="frames per sequence, default 10")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_run)

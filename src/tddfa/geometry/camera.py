@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .crop import INPUT_SIZE
 
-def camera_to_image(pts: np.ndarray, rois: np.ndarray, size: int = 120) -> np.ndarray:
+
+def camera_to_image(pts: np.ndarray, rois: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """Camera-frame points ``(N, V, 3)`` -> image-frame points ``(N, V, 3)`` for ROIs ``(N, 4)``."""
     pts = np.asarray(pts, np.float32)
     r = np.round(np.asarray(rois, np.float64).reshape(-1, 4)).astype(np.float32)
@@ -24,7 +26,7 @@ def camera_to_image(pts: np.ndarray, rois: np.ndarray, size: int = 120) -> np.nd
     return out
 
 
-def image_to_camera(pts: np.ndarray, rois: np.ndarray, size: int = 120) -> np.ndarray:
+def image_to_camera(pts: np.ndarray, rois: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """Inverse of :func:`camera_to_image`."""
     pts = np.asarray(pts, np.float32)
     r = np.round(np.asarray(rois, np.float64).reshape(-1, 4)).astype(np.float32)
@@ -38,7 +40,7 @@ def image_to_camera(pts: np.ndarray, rois: np.ndarray, size: int = 120) -> np.nd
     return out
 
 
-def reframe_params(params: np.ndarray, rois_from: np.ndarray, rois_to: np.ndarray, size: int = 120) -> np.ndarray:
+def reframe_params(params: np.ndarray, rois_from: np.ndarray, rois_to: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """Parameters ``(N, 62)`` regressed from crops ``rois_from (N, 4)`` rewritten for the crops ``rois_to (N, 4)``:
     the same image-frame points come out of :func:`camera_to_image` with ``rois_to`` (shape and expression are
     unchanged; each row of the camera is scaled and shifted, exactly as :func:`camera_to_image` rounds the ROIs)."""

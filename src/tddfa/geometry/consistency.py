@@ -15,6 +15,8 @@ from .roi import roi_from_landmarks
 
 RECROP_SHIFT = 0.08  # shift of the second crop, fraction of the ROI side
 RECROP_SCALE = 1.10  # size of the second crop relative to the first
+# face/no-face threshold on the re-crop disagreement when a model's .json names none (docs/models.md)
+VERIFY_THRESHOLD = 0.08
 # crops per face for video (``FaceAligner(crops=...)``): the mean of three crops is steadier, and its two shifted
 # crops are the tracker's re-crop test, so it costs one crop more than 1 crop + the test
 VIDEO_CROPS = 3

@@ -10,6 +10,9 @@ import cv2
 import numpy as np
 
 INPUT_SIZE = 120
+# network input normalisation, (x - PIXEL_MEAN) / PIXEL_SCALE (the reference's)
+PIXEL_MEAN = 127.5
+PIXEL_SCALE = 128.0
 
 
 def crop_roi(img: np.ndarray, roi: np.ndarray) -> np.ndarray:
@@ -36,4 +39,4 @@ def crop_faces(img: np.ndarray, rois: np.ndarray, size: int = INPUT_SIZE) -> np.
 def normalize(crops: np.ndarray) -> np.ndarray:
     """uint8 ``(N, H, W, 3)`` BGR -> float32 ``(N, 3, H, W)`` network input, ``(x - 127.5) / 128``."""
     x = np.asarray(crops, np.float32).transpose(0, 3, 1, 2)
-    return (x - 127.5) / 128.0
+    return (x - PIXEL_MEAN) / PIXEL_SCALE

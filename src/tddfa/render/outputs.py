@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..facemodel import FaceModel
+from ..geometry.crop import INPUT_SIZE
 from .draw import draw_landmarks, draw_pose, draw_vertices, pose_box_points
 from .maps import UV_SIZE, depth_map, render_depth, render_pncc, render_shaded, uv_texture
 
@@ -54,7 +55,7 @@ def visible_vertices(img_shape, meshes: Sequence[np.ndarray], model: FaceModel, 
     return out
 
 
-def render_pose(img: np.ndarray, faces, model: FaceModel, input_size: int = 120) -> np.ndarray:
+def render_pose(img: np.ndarray, faces, model: FaceModel, input_size: int = INPUT_SIZE) -> np.ndarray:
     pts = _landmark_model_points(model)
     boxes = [pose_box_points(f.params, f.roi, pts, input_size) for f in faces]
     return draw_pose(img, boxes, [f.pose for f in faces])
@@ -84,7 +85,7 @@ def composite(img: np.ndarray, faces, model: FaceModel, max_tile_width: int = 96
     return np.concatenate([np.concatenate(tiles[:2], axis=1), np.concatenate(tiles[2:], axis=1)], axis=0)
 
 
-def render_kind(kind: str, img: np.ndarray, faces, model: FaceModel, input_size: int = 120) -> np.ndarray:
+def render_kind(kind: str, img: np.ndarray, faces, model: FaceModel, input_size: int = INPUT_SIZE) -> np.ndarray:
     """The image for output ``kind`` (one of :data:`IMAGE_KINDS`), uint8 BGR (or gray-as-BGR)."""
     if kind in DENSE_KINDS:
         require_dense(kind, model)

@@ -40,19 +40,3 @@ class OnnxRegressor:
         if x.shape[0] == 0:
             return np.zeros((0, 62), np.float32)
         return self.session.run(None, {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
-
-
-def export_onnx(model, path: str | Path, input_shape: tuple[int, ...], dynamic_batch: bool = True,
-                opset: int = 17, input_name: str = "input", output_names: tuple[str, ...] = ("output",)) -> Path:
-    """Export a torch module (eval mode) to ONNX with a dynamic batch dimension."""
-    import torch
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
-    dummy = torch.zeros(*input_shape)
-    axes = {input_name: {0: "batch"}, **{o: {0: "batch"} for o in output_names}} if dynamic_batch else None
-    with torch.no_grad():
-        torch.onnx.export(model, dummy, str(p), input_names=[input_name], output_names=list(output_names),
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
-    return p

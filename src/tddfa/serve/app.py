@@ -182,7 +182,7 @@ def create_app(aligner, limits: Limits | None = None, keep: str | Path | None = 
 
     @app.get("/v1/models", summary="the loaded models, output kinds and limits")
     async def models():
-        det = aligner._detector_spec
+        det = aligner.detector_spec
         return {"regressor": aligner.spec.name, "input_size": aligner.spec.input_size,
                 "detector": det if isinstance(det, str) else type(det).__name__,
                 "face_model": pipeline.model.name, "dense": bool(pipeline.model.triangles.shape[0] > 0),

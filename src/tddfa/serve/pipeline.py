@@ -1,6 +1,6 @@
 """What a request computes, in a worker thread: decode -> align -> render / export, each stage timed.
 
-Everything stays in memory except meshes, which the CLI's own writers (:func:`tddfa.io.export.write_outputs`)
+Everything stays in memory except meshes, which the CLI's own writers (:func:`tddfa.io.writers.write_outputs`)
 write into a private temporary folder that is removed before the answer leaves; no name from the client is
 ever used as a path.
 """
@@ -20,7 +20,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, NoFaceError
-from ..io.export import result_dict, write_outputs
+from ..face import faces_from_params
+from ..io.writers import result_dict, write_outputs
 from ..io.images import to_bgr
 from ..render.outputs import IMAGE_KINDS, render_kind
 
@@ -70,7 +71,7 @@ class Pipeline:
         size = self.input_size
         img = np.full((size, size, 3), 128, np.uint8)
         params = np.asarray(self.aligner.spec.param_mean, np.float32)[None]
-        faces = self.aligner.faces_from_params(params, np.array([[0.0, 0.0, size, size]]))
+        faces = faces_from_params(self.model, params, np.array([[0.0, 0.0, size, size]]), size=size)
         for kind in IMAGE_KINDS:
             self._encode(kind, img, faces, None, Timing())
         self._mesh(img, faces, "glb", Timing())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..geometry.crop import PIXEL_MEAN, PIXEL_SCALE
 from .augment import AugmentConfig
 
 # Columns of the per-sample uniform draws (one (B, _N_U) tensor per call).
@@ -230,4 +231,4 @@ def augment_batch_torch(images: torch.Tensor, params: torch.Tensor, landmarks: t
 
     # Convex combinations can overshoot 255 by float rounding; clamping is exact for in-range values.
     x = x.clamp(0, 255).contiguous(memory_format=torch.channels_last)
-    return x.sub_(127.5).div_(128.0), params, landmarks
+    return x.sub_(PIXEL_MEAN).div_(PIXEL_SCALE), params, landmarks

@@ -10,8 +10,8 @@ key             shape, dtype           meaning
                                        cut with ``tddfa.geometry.crop_faces`` (zero padding outside the
                                        image) or, for synthesised views, rendered directly into that crop.
 ``params``      (N,62) float32         3DMM parameters ``[sR|t] (12, row-major 3x4), shape (40), exp (10)``
-                                       in the **camera frame of that crop**: ``camera_to_image(
-                                       bfm.reconstruct(params, sparse=True), roi=(0,0,120,120))`` gives crop
+                                       in the **camera frame of that crop**: ``tddfa.reconstruct.reconstruct(
+                                       bfm, params, rois=[(0,0,120,120)])`` gives crop
                                        pixels (u = X - 1, v = 120 - Y). ``t_z`` is the constant
                                        ``param_mean[11]`` (depth is unobservable from 2D landmarks).
 ``landmarks``   (N,68,2) float32       x, y in crop pixels (0-based, y down): the annotated points for

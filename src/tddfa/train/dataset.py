@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..geometry.crop import PIXEL_MEAN, PIXEL_SCALE
 
 
 @dataclass
@@ -70,7 +71,7 @@ def to_input(images):
     import torch
 
     x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
-    return x.permute(0, 3, 1, 2).float().sub_(127.5).div_(128.0)  # NCHW view of NHWC memory
+    return x.permute(0, 3, 1, 2).float().sub_(PIXEL_MEAN).div_(PIXEL_SCALE)  # NCHW view of NHWC memory
 
 
 def synthetic_arrays(fm, n: int, seed: int = 0) -> Arrays:
@@ -80,7 +81,7 @@ def synthetic_arrays(fm, n: int, seed: int = 0) -> Arrays:
     """
     import cv2
 
-    from ..geometry import camera_to_image
+    from ..reconstruct import reconstruct
 
     rng = np.random.default_rng(seed)
     params = np.zeros((n, 62), np.float32)
@@ -94,7 +95,7 @@ def synthetic_arrays(fm, n: int, seed: int = 0) -> Arrays:
         centre = -s * r @ fm.mean[fm.keypoints].mean(0) + np.array([61 + rng.normal(0, 3), 60 + rng.normal(0, 3), 60])
         params[i, :12] = np.concatenate([s * r, centre[:, None]], 1).ravel()
         params[i, 12:] = rng.normal(0, 1, 50) * np.abs(fm.param_std[12:]) * 0.5
-    lms = camera_to_image(fm.reconstruct(params, sparse=True), np.array([[0, 0, 120, 120]] * n))[..., :2]
+    lms = reconstruct(fm, params, np.array([[0, 0, 120, 120]] * n), sparse=True)[..., :2]
     imgs = rng.integers(60, 120, (n, 120, 120, 3), dtype=np.uint8)
     for img, pts in zip(imgs, lms):
         for x, y in pts:

@@ -15,7 +15,7 @@ from ..facemodel import load_bfm
 from ..geometry import pose_from_camera
 from . import losses as L
 from .dataset import load_arrays, to_input
-from .export import load_training_checkpoint
+from ..export.checkpoint import load_training_checkpoint
 
 YAW_BINS = ((0, 30), (30, 60), (60, 90))
 

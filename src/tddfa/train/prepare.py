@@ -1,4 +1,4 @@
-"""Build the cached training data (see ``data_format``) from the 300W pack in ``../shared/data/300w``.
+"""Build the cached training data (see ``data_format``) from the 300W pack (``<data>/300w``).
 
 Stages, each written atomically as soon as it is done so a trainer can start early:
   1. ``val.npz`` (300W test, real) and ``train.npz`` (300W train, real + flips), labels by 3DMM fitting;
@@ -32,7 +32,8 @@ def load_300w(data_dir: str | Path, indices: np.ndarray | None = None) -> dict[s
     root = Path(data_dir) / "300w"
     ann = root / "annotations.npz"
     if not ann.exists():
-        raise InputError(f"300W annotations not found at {ann} (expected ../shared/data/300w)")
+        raise InputError(f"300W annotations not found at {ann} (give the folder that holds 300w/ with --data, or set "
+                         "TDDFA_DATA)")
     with np.load(ann, allow_pickle=False) as z:
         names, pts, split = z["names"], z["pts68"].astype(np.float64), z["split"]
     if indices is not None:

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -91,12 +92,7 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         setup_logging(self.run_dir)
         torch.set_num_threads(int(cfg["threads"]))
-        try:
-            import cv2
-
-            cv2.setNumThreads(1)
-        except ImportError:  # pragma: no cover
-            pass
+        cv2.setNumThreads(1)
         torch.manual_seed(int(cfg["seed"]))
         self.device = resolve_device(cfg["device"])
         if self.device.type == "cuda":

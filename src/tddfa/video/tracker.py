@@ -22,13 +22,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..api import Face, FaceAligner
-from ..geometry import camera_to_image, roi_from_landmarks
+from ..face import faces_from_params
+from ..geometry import roi_from_landmarks
 from ..geometry.consistency import (  # noqa: F401
     RECROP_SCALE,
     RECROP_SHIFT,
     recrop_rois,
     tracking_signals,
 )
+from ..stages import regress_with_recrop
 
 
 @dataclass
@@ -97,29 +99,21 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     return pairs
 
 
-def _faces(aligner: FaceAligner, params: np.ndarray, rois: np.ndarray, pts: np.ndarray) -> list[Face]:
-    """Faces from already regressed ``params (N, 62)`` and reconstructed landmarks ``pts (N, 68, 3)``."""
-    return aligner.faces_from_params(params, rois, landmarks_3d=pts)
-
-
 def align_and_check(aligner: FaceAligner, frame: np.ndarray, landmarks: np.ndarray, config: TrackerConfig,
                     frame_index: int = 0) -> tuple[list[Face], dict, np.ndarray]:
     """Align faces in the ROIs of their previous ``landmarks (N, 68, 2+)`` and test each for tracking failure.
 
     Returns the faces, the signals of :func:`tracking_signals` and a bool ``(N,)`` failure mask."""
     rois = roi_from_landmarks(np.asarray(landmarks)[..., :2])
-    n = len(rois)
     pair = getattr(aligner, "crops", 1) == 3  # 3-crop alignment: its two shifted crops are the check
     if config.check and pair:
         faces = aligner.align(frame, rois=rois)
         sig = tracking_signals(np.stack([f.landmarks_2d for f in faces]), rois)
         sig["disagreement"] = np.array([f.disagreement for f in faces])
     elif config.check:  # both crops of all faces in one network call
-        both = np.concatenate([rois, recrop_rois(rois, frame_index)])
-        params = aligner.regress(frame, both)
-        pts = camera_to_image(aligner.face_model.reconstruct(params, sparse=True), both, aligner.spec.input_size)
-        faces = _faces(aligner, params[:n], rois, pts[:n])
-        sig = tracking_signals(pts[:n, :, :2], rois, pts[n:, :, :2])
+        params, pts, pts_recrop = regress_with_recrop(aligner.regressor, aligner.face_model, frame, rois, frame_index)
+        faces = faces_from_params(aligner.face_model, params, rois, landmarks_3d=pts, size=aligner.regressor.input_size)
+        sig = tracking_signals(pts[..., :2], rois, pts_recrop[..., :2])
     else:
         faces = aligner.align(frame, rois=rois)
         for f in faces:

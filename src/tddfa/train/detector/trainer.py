@@ -27,6 +27,7 @@ import torch
 from ...detect.boxes import decode, nms
 from ...detect.faceboxes import BGR_MEAN
 from ...detect.priors import prior_boxes, priors_for
+from ...io.datasets import data_pack
 from ...nets.faceboxes import FaceBoxesNet, faceboxes_for, fine_of, stem_of
 from .data import FacePool, MosaicGenerator, load_300w
 from .pools import load_pool
@@ -34,7 +35,7 @@ from .loss import MultiBoxLoss
 
 DEFAULTS = {
     "seed": 0,
-    "data_300w": "../shared/data/300w",
+    "data_300w": data_pack("300w"),  # $TDDFA_DATA/300w unless the config names it
     "train_splits": ["train"],
     "val_splits": ["test"],
     "sizes": [384, 384, 384, 576],  # per-step canvas size (cycled): mostly small for speed, some large faces

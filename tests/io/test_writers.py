@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tddfa.facemodel import FaceModel
-from tddfa.io.export import (ALL_KINDS, atlas_uv, combined_mesh, export_vertices, output_path, write_obj,
+from tddfa.io.writers import (ALL_KINDS, atlas_uv, combined_mesh, export_vertices, output_path, write_obj,
                              write_outputs, write_ply)
 
 trimesh = pytest.importorskip("trimesh", reason="trimesh not installed (pip install 'tddfa[mesh]')")

@@ -194,7 +194,9 @@ def test_the_pipeline_floor_counts_every_regression_of_its_refine_setting(monkey
 def test_fast_baseline_runs_the_fp32_files_the_int8_models_came_from():
     from tddfa.api import FAST
     from tddfa.bench.runner import assemble, fp32_originals, resolve_models
-    from tddfa.detect import FACEBOXES_ONNX, load_detector
+    from tddfa.runtime.registry import MODELS_DIR, load_detector
+
+    FACEBOXES_ONNX = MODELS_DIR / "faceboxes.onnx"
 
     cfg = resolve_models(None, FAST["model"], FAST["detector"])
     # the default detector is FP32 already: the baseline runs the same detector, loaded the same way

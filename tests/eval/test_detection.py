@@ -29,16 +29,14 @@ def test_detection_metrics_recall_threshold():
     assert 0 < m["ap"]["iou_0.5"] < 100
 
 
-def test_parse_size_accepts_wxh_and_rejects_garbage():
-    import argparse
+def test_parse_input_size_accepts_wxh_and_rejects_garbage():
+    from tddfa.detect import parse_input_size
 
-    from tddfa.eval.detection import parse_size
-
-    assert parse_size("640x360") == (640, 360)
-    assert parse_size("1080X720") == (1080, 720)
+    assert parse_input_size("640x360") == (640, 360)
+    assert parse_input_size("1080X720") == (1080, 720)
     for bad in ("640", "x360", "10x10", "axb", "640x360x3"):
-        with pytest.raises(argparse.ArgumentTypeError):
-            parse_size(bad)
+        with pytest.raises(ValueError):
+            parse_input_size(bad)
 
 
 def test_miss_causes_constructed_case():

@@ -1,12 +1,6 @@
-"""Detector choice for video: the package detector (``tddfa.detect``) when it exists, else a stand-in.
-
-The stand-in is OpenCV's bundled Haar cascade (frontal faces only, box convention not FaceBoxes'); it is used only
-when asked for (``"haar"``) or when ``tddfa.detect`` is not installed, and says so on stderr.
-"""
+"""OpenCV's bundled Haar cascade as a detector (``"haar"``): frontal faces only, box convention not FaceBoxes'; handy
+where no detector model is at hand."""
 from __future__ import annotations
-
-import sys
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -34,27 +28,3 @@ class HaarDetector:
         # Haar boxes sit higher and tighter than FaceBoxes': enlarge a little so roi_from_box sees a similar box
         cx, cy, side = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2 + 0.05 * b[:, 3], b[:, 2] * 1.05
         return np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2, np.ones_like(cx)], 1)
-
-
-def resolve_detector(spec: str | Callable | None = "default", threads: int = 1, quiet: bool = False,
-                     size: tuple[int, int] | None = None) -> Callable:
-    """``"haar"`` -> the stand-in; ``"default"`` or another spec -> ``tddfa.detect.load_detector(spec)`` when the
-    package has it (input capped at ``size`` = (W, H) if given), else the stand-in with a note on stderr; a
-    callable is returned as is."""
-    if callable(spec):
-        return spec
-    spec = spec or "default"
-    if spec == "haar":
-        return HaarDetector()
-    try:
-        from ..detect import load_detector  # type: ignore[attr-defined]
-    except ImportError:
-        if not quiet:
-            print("tddfa: note: tddfa.detect is not available; using OpenCV's Haar cascade as a stand-in detector",
-                  file=sys.stderr)
-        return HaarDetector()
-    if size is not None:
-        from ..detect import InputPolicy
-
-        return load_detector(spec, threads=threads, policy=InputPolicy.from_size(size))
-    return load_detector(spec, threads=threads)

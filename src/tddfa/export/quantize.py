@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..geometry.crop import INPUT_SIZE
 
 
 def pack_crops(pack_dir: str | Path, split: str = "train", limit: int | None = None, step: int = 1,
-               size: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """uint8 crops ``(N, size, size, 3)``, their ROIs ``(N, 4)`` and landmarks ``(N, 68, 2)`` (image frame) of a
     300W pack split (``../shared/data/300w``)."""
     import cv2

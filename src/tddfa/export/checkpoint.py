@@ -1,5 +1,6 @@
-"""Ship a training checkpoint: ``<name>.onnx`` + ``<name>.json`` (read by ``tddfa.runtime.registry``) + a
-slim ``<name>.pth`` (``{"config", "model"}`` only), optionally made the default regressor (``default.json``).
+"""Ship a training checkpoint (regressor or detector): ``<name>.onnx`` + ``<name>.json`` (read by
+``tddfa.runtime.registry``) + a slim ``<name>.pth`` (``{"config", "model"}`` only), optionally made the default
+regressor (``default.json``).
 
 The ONNX graph is checked against PyTorch on random input before anything is written to the final names.
 """
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, ModelNotAvailableError
+from ..geometry.crop import INPUT_SIZE
 from ..runtime.registry import MODELS_DIR
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -38,13 +40,14 @@ def export_checkpoint(ckpt: str | Path, name: str, out_dir: str | Path = MODELS_
     ``roi_box_scale``: detector box side -> crop side for this model (see ``tddfa.train.roi_scale``); it is
     stored in the ``.json`` and the ``.pth`` so both load the same way."""
     from ..nets import create_model
-    from ..runtime.onnx import OnnxRegressor, export_onnx
+    from ..runtime.onnx import OnnxRegressor
+    from .onnx import export_onnx
 
     if not name or "/" in name or name.startswith("."):
         raise InputError(f"bad model name {name!r}")
     ck = load_training_checkpoint(ckpt)
     cfg = ck["config"]
-    size = int(cfg.get("input_size", 120))
+    size = int(cfg.get("input_size", INPUT_SIZE))
     model = create_model(cfg["arch"])
     model.load_state_dict(ck["model"])
     model.eval()
@@ -103,7 +106,7 @@ def ensemble_checkpoint(ckpts: list[str | Path], out: str | Path) -> dict:
     name = next((n for n, a in ENSEMBLES.items() if a == archs), None)
     if name is None:
         raise InputError(f"no registered ensemble of {archs}; known: {dict(ENSEMBLES)}")
-    sizes = {int(ck["config"].get("input_size", 120)) for ck in cks}
+    sizes = {int(ck["config"].get("input_size", INPUT_SIZE)) for ck in cks}
     if len(sizes) != 1:
         raise InputError(f"members have different input sizes {sorted(sizes)}")
     model = create_model(name)
@@ -123,3 +126,31 @@ def ensemble_checkpoint(ckpts: list[str | Path], out: str | Path) -> dict:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": cfg, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, out)
     return cfg
+
+
+def export_detector_checkpoint(ck_path: Path, out_dir: Path, name: str | None = None) -> dict:
+    """EMA weights of a training checkpoint -> ``out_dir/{name}.pth`` (plain state dict), ``.onnx``, ``.json``;
+    ``name`` defaults to the architecture's (``faceboxes``, ``faceboxes_lite`` or ``faceboxes_s16``), so another
+    architecture never replaces the default detector by accident."""
+    from ..detect.faceboxes import BGR_MEAN, InputPolicy
+    from ..nets.faceboxes import arch_of, export_faceboxes_onnx, faceboxes_for
+    from ..train.detector.trainer import weights_of
+
+    ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+    sd = weights_of(ck)
+    arch = arch_of(sd)
+    name = name or arch
+    net = faceboxes_for(sd)
+    net.load_state_dict(sd, strict=True)
+    net.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.clone() for k, v in net.state_dict().items()}, out_dir / f"{name}.pth")
+    export_faceboxes_onnx(net, out_dir / f"{name}.onnx")
+    cap = InputPolicy()
+    meta = {"name": f"tddfa-{name}", "arch": arch, "score_threshold": 0.5, "nms_threshold": 0.3,
+            "max_height": cap.max_height, "max_width": cap.max_width,
+            "input": f"BGR uint8 minus {tuple(int(v) for v in BGR_MEAN)}, NCHW float32",
+            "trained_steps": int(ck.get("step", -1)), "validation": ck.get("val"),
+            "source_checkpoint": str(ck_path)}
+    (out_dir / f"{name}.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return {**meta, "file": name}

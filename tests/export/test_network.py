@@ -52,7 +52,7 @@ def _calibrated(torch, arch: str, x: np.ndarray):
 
 
 def _export_and_compare(tmp_path, arch, model, x):
-    from tddfa.commands.export import export_network, torch_outputs
+    from tddfa.export.network import export_network, torch_outputs
     from tddfa.runtime.onnx import OnnxRegressor
 
     path, _ = export_network(arch, tmp_path / f"{arch}.onnx", model=model)
@@ -67,7 +67,7 @@ def _export_and_compare(tmp_path, arch, model, x):
 
 
 def test_reference_mb05_onnx_matches_torch(torch_mod, reference_dir, real_crops, tmp_path):
-    from tddfa.commands.export import load_network
+    from tddfa.export.network import load_network
 
     model, _ = load_network("mb05", reference_dir / "mb05_120x120.pth")
     _export_and_compare(tmp_path, "mb05", model, real_crops)
@@ -129,7 +129,7 @@ def test_faceboxes_export_any_size(torch_mod, reference_dir, shared_data, tmp_pa
     pytest.importorskip("tddfa.nets.faceboxes")
     import cv2
 
-    from tddfa.commands.export import export_network, load_network, torch_outputs
+    from tddfa.export.network import export_network, load_network, torch_outputs
     from tddfa.runtime.onnx import make_session
 
     model, _ = load_network("faceboxes", reference_dir / "FaceBoxesProd.pth")

@@ -1,4 +1,4 @@
-"""INT8 static quantization of a regressor-shaped graph (``tddfa.bench.quantize``)."""
+"""INT8 static quantization of a regressor-shaped graph (``tddfa.export.quantize``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,7 +32,7 @@ def _tiny(path, rng, unwhiten: bool = False):
 
 def test_int8_close_to_fp32_and_really_quantized(tmp_path, rng):
     onnx = pytest.importorskip("onnx")
-    from tddfa.bench.quantize import quantize_regressor
+    from tddfa.export.quantize import quantize_regressor
     from tddfa.runtime.onnx import OnnxRegressor
 
     fp32 = _tiny(tmp_path / "tiny.onnx", rng)
@@ -51,7 +51,7 @@ def test_int8_keeps_wide_range_post_processing_in_float(tmp_path, rng):
     """An 8-bit scale for a tensor spanning 1e-4 .. 1e5 zeroes most of it: the ensemble's averaging of
     un-whitened parameters must stay float (it gave AFLW2000-3D NME 110 % before)."""
     pytest.importorskip("onnx")
-    from tddfa.bench.quantize import quantize_regressor
+    from tddfa.export.quantize import quantize_regressor
     from tddfa.runtime.onnx import OnnxRegressor
 
     fp32 = _tiny(tmp_path / "tiny.onnx", rng, unwhiten=True)
@@ -63,7 +63,7 @@ def test_int8_keeps_wide_range_post_processing_in_float(tmp_path, rng):
 
 
 def test_pack_crops_reads_the_300w_pack(shared_data):
-    from tddfa.bench.quantize import pack_crops
+    from tddfa.export.quantize import pack_crops
 
     if not (shared_data / "300w" / "annotations.npz").exists():
         pytest.skip("300W pack not found")
@@ -75,7 +75,7 @@ def test_pack_crops_reads_the_300w_pack(shared_data):
 
 
 def test_detector_calibration_is_training_mosaics_at_the_720p_input_size(shared_data):
-    from tddfa.bench.quantize import detector_calibration
+    from tddfa.export.quantize import detector_calibration
 
     if not (shared_data / "300w" / "annotations.npz").exists():
         pytest.skip("300W pack not found")
@@ -86,7 +86,7 @@ def test_detector_calibration_is_training_mosaics_at_the_720p_input_size(shared_
 
 
 def test_missing_pack_is_a_clear_error(tmp_path):
-    from tddfa.bench.quantize import pack_crops
+    from tddfa.export.quantize import pack_crops
     from tddfa.errors import InputError
 
     with pytest.raises(InputError, match="no 300W pack"):
