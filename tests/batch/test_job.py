@@ -113,3 +113,21 @@ def test_two_worker_processes_give_the_rows_of_one(media, tmp_path, monkeypatch)
     assert rows(tmp_path / "two") == rows(tmp_path / "one")
     assert errors(tmp_path / "two") == errors(tmp_path / "one") and s.failed == len(BAD)
     assert not any(f.startswith(".tddfa-tmp-") for _, _, fs in os.walk(tmp_path / "two") for f in fs)
+
+
+def test_a_killed_worker_process_loses_no_item(media, tmp_path, monkeypatch):
+    import signal
+
+    monkeypatch.chdir(tmp_path)
+    run(["photos"], tmp_path / "one")
+    engine = LocalEngine(spec(tmp_path / "two"), workers=2)
+    killed = []
+
+    def kill_one(result):
+        if not killed and engine.worker_pids():
+            killed.append(engine.worker_pids()[0])
+            os.kill(killed[0], signal.SIGKILL)
+
+    s = run_job(["photos"], tmp_path / "two", engine, {}, quiet=True, on_result=kill_one)
+    assert killed and engine.deaths == 1 and engine.resubmitted >= 1 and s.notes
+    assert rows(tmp_path / "two") == rows(tmp_path / "one") and errors(tmp_path / "two") == errors(tmp_path / "one")

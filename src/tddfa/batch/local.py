@@ -45,6 +45,7 @@ class LocalEngine:
         self.notes: list[str] = []
         self.resubmitted = 0
         self.deaths = 0
+        self._executor: ProcessPoolExecutor | None = None
 
     def run(self, items: Iterable[Item]) -> Iterator[ItemResult]:
         if self.workers == 1:
@@ -55,8 +56,14 @@ class LocalEngine:
         yield from self._pool(iter(items))
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init, initargs=(self.spec,))
+        self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init, initargs=(self.spec,))
+        return self._executor
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids (none for one in-process worker)."""
+        procs = getattr(self._executor, "_processes", None) or {}  # the executor keeps no public list
+        return sorted(procs)
 
     def _pool(self, items: Iterator[Item]) -> Iterator[ItemResult]:
         limit = self.workers * IN_FLIGHT_PER_WORKER
