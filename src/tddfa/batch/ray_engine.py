@@ -1,9 +1,9 @@
 """The Ray engine: the same items, results and ledger as the local engine, run by Ray actors.
 
 Each actor holds its own models (one :class:`ItemProcessor`) and asks for ``threads`` CPUs; actors are spread
-over the cluster's nodes. The driver streams items to them, at most ``IN_FLIGHT_PER_ACTOR`` outstanding per
-actor, so the driver's memory stays flat however many items there are; results come back as they finish and
-only the driver writes the ledger. An actor that dies is restarted by Ray (``max_restarts=-1``, its models
+over the cluster's nodes. The driver streams items to them in tasks of ``CHUNK`` items, at most
+``IN_FLIGHT_PER_ACTOR`` tasks outstanding per actor, so the driver's memory stays flat however many items there
+are; results come back as they finish and only the driver writes the ledger. An actor that dies is restarted by Ray (``max_restarts=-1``, its models
 load again) and the items it held are submitted again; an item in flight at ``feed.MAX_ATTEMPTS`` deaths fails
 with reason ``worker_died``. Every actor must see the output folder at the same path (one machine, or a shared
 volume on a cluster).
@@ -19,7 +19,8 @@ from .feed import Feed
 from .inputs import Item
 from .worker import ItemResult, WorkerSpec
 
-IN_FLIGHT_PER_ACTOR = 2
+IN_FLIGHT_PER_ACTOR = 2  # tasks
+CHUNK = 4  # items per task: Ray's per-task cost (driver, raylet) shared by a few items
 
 
 class _Worker:
@@ -43,8 +44,8 @@ class _Worker:
 
         return ray.get_runtime_context().get_node_id()
 
-    def process(self, item: Item) -> ItemResult:
-        return self.processor(item)
+    def process(self, items: list[Item]) -> list[ItemResult]:
+        return [self.processor(item) for item in items]
 
 
 def import_ray():
@@ -110,31 +111,34 @@ class RayEngine:
         from ray.exceptions import ActorUnavailableError, RayActorError
 
         load = [0] * len(self.actors)
-        pending: dict = {}  # ObjectRef -> (item, actor index)
+        pending: dict = {}  # ObjectRef -> (items, actor index)
         feed = Feed(items, "Ray")
         try:
             while True:
                 while feed.more:
                     a = min(range(len(load)), key=load.__getitem__)
-                    item = feed.next() if load[a] < IN_FLIGHT_PER_ACTOR else None
-                    if item is None:
+                    if load[a] >= IN_FLIGHT_PER_ACTOR:
                         break
-                    pending[self.actors[a].process.remote(item)] = (item, a)
+                    chunk = [it for it in (feed.next() for _ in range(CHUNK)) if it is not None]
+                    if not chunk:
+                        break
+                    pending[self.actors[a].process.remote(chunk)] = (chunk, a)
                     load[a] += 1
                 if not pending:
                     break
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    item, a = pending.pop(ref)
+                    chunk, a = pending.pop(ref)
                     load[a] -= 1
                     try:
-                        yield ray.get(ref)
+                        yield from ray.get(ref)
                     except (RayActorError, ActorUnavailableError) as exc:
-                        # the actor died (or is restarting) holding this item: Ray restarts it, the item goes again
+                        # the actor died (or is restarting) holding these items: Ray restarts it, they go again
                         self.deaths += 1
-                        result = feed.lost(item, f" ({type(exc).__name__})")
-                        if result is not None:
-                            yield result
+                        for item in chunk:
+                            result = feed.lost(item, f" ({type(exc).__name__})")
+                            if result is not None:
+                                yield result
         finally:
             self.resubmitted = feed.resubmitted
             if self.deaths:
