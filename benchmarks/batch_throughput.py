@@ -11,7 +11,7 @@ loading included: what a user sees), ``steady_items_s`` is shards committed per 
 the last one (start-up excluded), read from the ledger while the job runs.
 
 Images: ``--images shared`` uses ../shared/data/300w/images (never copied into the repository), ``examples``
-resized copies of examples/ (the astronaut and the face-free negatives, so about 1 in 10 has no face);
+resized, cropped and mirrored copies of examples/ (9 in 10 the astronaut, 1 in 10 a face-free negative);
 ``auto`` (default) takes shared when present. Everything is written into a temporary folder and removed.
 
     OMP_NUM_THREADS=1 python benchmarks/batch_throughput.py [--n 2000] [--rss-items 1000 10000] [--json OUT]
@@ -44,22 +44,25 @@ def build_images(folder: Path, n: int, source: str) -> str:
         source = "shared" if SHARED.is_dir() else "examples"
     if source == "shared":
         files = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
-        base = [cv2.imread(str(p)) for p in files[: min(len(files), n)]]
     else:
-        files = [ROOT / "examples" / "astronaut.jpg", *sorted((ROOT / "examples" / "negatives").glob("*.jpg"))]
-        base = [cv2.imread(str(p)) for p in files]
+        face = cv2.imread(str(ROOT / "examples" / "astronaut.jpg"))
+        negatives = [cv2.imread(str(p)) for p in sorted((ROOT / "examples" / "negatives").glob("*.jpg"))]
     rng = np.random.default_rng(0)
     for i in range(n):
-        img = base[i % len(base)]
-        if source == "examples":  # sizes and crops vary so that no two images are the same
-            side = int(rng.integers(224, 416))
-            h, w = img.shape[:2]
-            x0, y0 = int(rng.integers(0, w // 10 + 1)), int(rng.integers(0, h // 10 + 1))
-            img = cv2.resize(img[y0:, x0:], (side, side), interpolation=cv2.INTER_AREA)
-            if i % 2:
-                img = cv2.flip(img, 1)
         sub = folder / f"{i // 500:03d}"
         sub.mkdir(parents=True, exist_ok=True)
+        if source == "shared":  # copies, cycling when N is larger than the set
+            src = files[i % len(files)]
+            shutil.copyfile(src, sub / f"{i:06d}{src.suffix.lower()}")
+            continue
+        # 9 in 10 the face, 1 in 10 a face-free photo; sizes, crops and mirroring vary so that all differ
+        img = negatives[(i // 10) % len(negatives)] if i % 10 == 9 else face
+        side = int(rng.integers(224, 416))
+        h, w = img.shape[:2]
+        x0, y0 = int(rng.integers(0, w // 10 + 1)), int(rng.integers(0, h // 10 + 1))
+        img = cv2.resize(img[y0:, x0:], (side, side), interpolation=cv2.INTER_AREA)
+        if i % 2:
+            img = cv2.flip(img, 1)
         cv2.imwrite(str(sub / f"{i:06d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return source
 
