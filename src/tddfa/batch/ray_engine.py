@@ -72,11 +72,16 @@ class RayEngine:
     def _connect(self):
         ray = import_ray()
         if not ray.is_initialized():
-            kw = dict(logging_level=logging.WARNING, log_to_driver=False, include_dashboard=False)
+            # ERROR: keep Ray's start-up notes off stderr (the error contract: our lines only)
+            kw = dict(logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
             if self.address in (None, "local"):
                 ray.init(num_cpus=(self.workers or 1) * self.threads, **kw)
             else:
-                ray.init(address=self.address, **kw)
+                try:
+                    ray.init(address=self.address, **kw)
+                except (ConnectionError, RuntimeError, ValueError) as exc:
+                    raise UsageError(f"--ray {self.address}: cannot join the Ray cluster "
+                                     f"({' '.join(str(exc).split())[:200]})") from None
             self._started = True
         return ray
 
