@@ -131,3 +131,24 @@ def test_a_killed_worker_process_loses_no_item(media, tmp_path, monkeypatch):
     s = run_job(["photos"], tmp_path / "two", engine, {}, quiet=True, on_result=kill_one)
     assert killed and engine.deaths == 1 and engine.resubmitted >= 1 and s.notes
     assert rows(tmp_path / "two") == rows(tmp_path / "one") and errors(tmp_path / "two") == errors(tmp_path / "one")
+
+
+def test_an_output_that_cannot_be_written_is_an_error_row(media, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "a").write_text("a file where photos/a's outputs go")
+    s = run(["photos/a/face.jpg", "photos/b/face.jpg"], out, kinds=["json"])
+    assert [(e["item"], e["reason"]) for e in errors(out)] == [("photos/a/face.jpg", "output_unwritable")]
+    assert s.ok == 1 and [r["item"] for r in rows(out)] == ["photos/b/face.jpg"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files without read permission")
+def test_a_file_without_read_permission_is_unreadable(media, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (media / "a" / "face.jpg").chmod(0)
+    try:
+        run(["photos/a/face.jpg"], tmp_path / "out")
+    finally:
+        (media / "a" / "face.jpg").chmod(0o644)
+    assert [e["reason"] for e in errors(tmp_path / "out")] == ["unreadable"]

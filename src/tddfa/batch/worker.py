@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, OutputError, TddfaError
@@ -61,7 +61,6 @@ class WorkerSpec:
     dense_json: bool = False
     detect_every: int = 30
     max_faces: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def build(self) -> "ItemProcessor":
         return ItemProcessor(self)
@@ -83,8 +82,11 @@ def _precheck(path: Path) -> None:
         raise ItemFailed("missing", f"{path}: no such file")
     if path.is_dir():
         raise ItemFailed("unsupported", f"{path}: is a folder")
-    if not os.access(path, os.R_OK):
-        raise ItemFailed("unreadable", f"{path}: no permission to read")
+    try:  # opening is the only sure test (permissions, ACLs, a dead network mount)
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ItemFailed("unreadable", f"{path}: cannot read ({exc.strerror or exc})") from None
     if os.path.getsize(path) == 0:
         raise ItemFailed("empty", f"{path}: file is empty (0 bytes)")
 
