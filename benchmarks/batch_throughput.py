@@ -166,8 +166,9 @@ def main() -> None:
         for name, extra in configs.items():
             r = run_batch([str(images)], tmp / f"out_{name}", extra)
             res["runs"][name] = r
-            print(f"{name:9s} {r['items_s']:7.1f} items/s (steady {r['steady_items_s']:6.1f}), wall {r['wall_s']:6.1f} s, "
-                  f"peak RSS {r['peak_rss_mb']:7.1f} MiB (driver {r['driver_peak_rss_mb']:.1f})", flush=True)
+            print(f"{name:9s} {r['items_s']:7.1f} items/s (steady {r['steady_items_s']:6.1f}), "
+                  f"wall {r['wall_s']:6.1f} s, peak RSS {r['peak_rss_mb']:7.1f} MiB "
+                  f"(driver {r['driver_peak_rss_mb']:.1f})", flush=True)
             shutil.rmtree(tmp / f"out_{name}")
         runs = res["runs"]
         res["ratios"] = {k: {"2w/1w": round(runs["local_2w"][k] / runs["local_1w"][k], 3)}

@@ -3,10 +3,10 @@
 Each actor holds its own models (one :class:`ItemProcessor`) and asks for ``threads`` CPUs; actors are spread
 over the cluster's nodes. The driver streams items to them in tasks of ``CHUNK`` items, at most
 ``IN_FLIGHT_PER_ACTOR`` tasks outstanding per actor, so the driver's memory stays flat however many items there
-are; results come back as they finish and only the driver writes the ledger. An actor that dies is restarted by Ray (``max_restarts=-1``, its models
-load again) and the items it held are submitted again; an item in flight at ``feed.MAX_ATTEMPTS`` deaths fails
-with reason ``worker_died``. Every actor must see the output folder at the same path (one machine, or a shared
-volume on a cluster).
+are; results come back as they finish and only the driver writes the ledger. An actor that dies is restarted
+by Ray (``max_restarts=-1``, its models load again) and the items it held are submitted again; an item in
+flight at ``feed.MAX_ATTEMPTS`` deaths fails with reason ``worker_died``. Every actor must see the output
+folder at the same path (one machine, or a shared volume on a cluster).
 """
 from __future__ import annotations
 
