@@ -1,5 +1,5 @@
-"""The Ray engine: the local engine's rows on a local 2-CPU cluster and on a simulated 2-node cluster, and
-every item done when a worker is killed mid-run."""
+"""The Ray engine: the local engine's rows on a local 2-CPU cluster (resuming a local job) and on a simulated
+2-node cluster, and every item done when a worker is killed mid-run."""
 from __future__ import annotations
 
 import os
@@ -23,12 +23,21 @@ def job(media, tmp_path, monkeypatch):
     return rows(tmp_path / "local"), errors(tmp_path / "local")
 
 
-def test_a_local_two_cpu_cluster_gives_the_local_rows(job, tmp_path):
+def test_a_local_two_cpu_cluster_resumes_a_local_job_with_the_local_rows(job, tmp_path):
+    seen = []
+
+    def interrupt(result):
+        seen.append(result)
+        if len(seen) == 5:
+            raise KeyboardInterrupt  # as Ctrl-C would: the job stops, its ledger holds 5 items
+
+    cut = run(["photos"], tmp_path / "ray", on_result=interrupt)
+    assert not cut.complete and cut.processed == 5
     engine = RayEngine(spec(tmp_path / "ray"), workers=2)  # starts its own cluster, and stops it
     s = run(["photos"], tmp_path / "ray", engine=engine)
     assert not ray.is_initialized()
     assert (rows(tmp_path / "ray"), errors(tmp_path / "ray")) == job
-    assert s.failed == len(BAD) and engine.deaths == 0
+    assert s.skipped == 5 and s.failed == len(BAD) and engine.deaths == 0
 
 
 def test_a_killed_worker_loses_no_item(job, tmp_path):
