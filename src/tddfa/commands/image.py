@@ -5,8 +5,9 @@ Contract: for each input image, ``DIR/<stem>_<kind>.<ext>`` per kind (``.jpg`` o
 ``.ply``, ``.obj`` + ``.mtl`` + ``.png`` texture, ``.glb``, ``.npy``) and ``DIR/<stem>.json`` for ``json``.
 ``--out`` defaults to ``./tddfa_out`` in the working directory. One line per image on stdout on success;
 a one-line message on stderr per image that fails (missing, not an image, empty, no face), processing
-goes on; a run of several inputs ends with ``N ok, M failed`` on stderr. The exit code is 0 when every input
-succeeded, else the code of the first failure (docs/errors.md).
+goes on; a run of several inputs ends with ``N ok, M failed, 0 skipped, F faces, X items/s`` on stderr (the
+summary line of ``tddfa batch``). The exit code is 0 when every input succeeded, else the code of the first
+failure (docs/errors.md).
 
 Checked before any file is written: option values, output kinds and the extras they need, that the output
 folder takes files, and that no two inputs would write the same output file (two inputs with one stem, say
@@ -21,14 +22,31 @@ import time
 from pathlib import Path
 
 from ..errors import InputError, NoFaceError, TddfaError, UsageError
-from ..io.writers import (ALL_KINDS, MESH_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir,
-                         write_outputs)
+from ..batch.progress import summary_line
 from ..io.images import IMAGE_SUFFIXES, read_image
-from ..render.outputs import DENSE_KINDS
+from ..io.writers import (ALL_KINDS, check_extras, check_kinds, planned_paths, prepare_out_dir, require_dense_kinds,
+                          write_outputs)
 from .options import add_model_options, build_aligner, count
 
 DEFAULT_KINDS = ["composite", "json"]
 DEFAULT_OUT = "tddfa_out"
+# the options add_aligner_options defines and _make_aligner reads (``batch`` hands them to its workers)
+MODEL_OPTIONS = ("model", "detector", "reference", "fast", "det_size", "threads", "crops", "refine", "face_model",
+                 "det_flip", "max_faces")
+
+
+def add_aligner_options(p: argparse.ArgumentParser) -> None:
+    """The model, detector and speed options of ``image`` (:data:`MODEL_OPTIONS`; ``batch`` shares them)."""
+    add_model_options(p, det_size_help="default 416x416 (docs/models.md)", refine=True,
+                      crops_help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted "
+                                 "copies: steadier and slightly more accurate on our validation; the video default)")
+    p.add_argument("--face-model", choices=["auto", "bfm"], default="auto",
+                   help="'bfm': pair the regressor with the dense BFM face model (for dense outputs with a "
+                        "68-keypoint reference model; its shape then matches only approximately)")
+    p.add_argument("--det-flip", action="store_true",
+                   help="also detect on the mirrored image and pool both, with box voting (finds more faces and more "
+                        "false ones; twice the detector time; docs/benchmarks.md)")
+    p.add_argument("--max-faces", type=count(1), default=None, metavar="N", help="keep the N largest faces")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,17 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"what to write (default: {' '.join(DEFAULT_KINDS)}); any of: {' '.join(ALL_KINDS)}")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                    help=f"output folder (default: ./{DEFAULT_OUT} in the working directory)")
-    add_model_options(p, det_size_help="default 416x416 (docs/models.md)", refine=True,
-                      crops_help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted "
-                                 "copies: steadier and slightly more accurate on our validation; the video default)")
-    p.add_argument("--face-model", choices=["auto", "bfm"], default="auto",
-                   help="'bfm': pair the regressor with the dense BFM face model (for dense outputs with a "
-                        "68-keypoint reference model; its shape then matches only approximately)")
-    p.add_argument("--det-flip", action="store_true",
-                   help="also detect on the mirrored image and pool both, with box voting (finds more faces and more "
-                        "false ones; twice the detector time; docs/benchmarks.md)")
+    add_aligner_options(p)
     p.add_argument("--dense", action="store_true", help="also write each face's dense vertices in the JSON")
-    p.add_argument("--max-faces", type=count(1), default=None, metavar="N", help="keep the N largest faces")
     p.add_argument("--onnx", action="store_true", help="accepted for compatibility: inference always uses ONNX Runtime")
     p.add_argument("--show", action="store_true", help="also display the first image output (needs a display)")
     p.set_defaults(func=run)
@@ -144,24 +153,19 @@ def run(args: argparse.Namespace) -> int:
             raise failed[0]
         for exc in failed:
             print(f"tddfa: {exc}", file=sys.stderr)
-        print(f"0 ok, {len(failed)} failed", file=sys.stderr)
+        print(summary_line(0, len(failed), 0, 0, 0.0), file=sys.stderr)
         return failed[0].exit_code
     out_dir = Path(args.out)
     check_collisions(paths, kinds, out_dir)
     prepare_out_dir(out_dir, hint=" (--out names the output folder)")
     aligner = _make_aligner(args)
     model = aligner.face_model
-    dense = model.triangles.shape[0] > 0
-    dense_only = DENSE_KINDS | set(MESH_KINDS) | {"depth16", "depth_raw"}
-    if not dense and any(k in dense_only for k in kinds):
-        need = ", ".join(k for k in kinds if k in dense_only)
-        raise UsageError(f"output(s) {need} need a dense face model, but model '{model.name}' has only 68 "
-                         "keypoints (add --face-model bfm, or use the default model)")
+    require_dense_kinds(kinds, model)
     shown = False
 
     from tqdm import tqdm
 
-    n_ok, codes = 0, []
+    n_ok, n_faces, codes, start = 0, 0, [], time.perf_counter()
     for exc in failed:
         tqdm.write(f"tddfa: {exc}", file=sys.stderr)
         codes.append(exc.exit_code)
@@ -186,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"tddfa: {msg if str(path) in msg else f'{path}: {msg}'}", file=sys.stderr)
             continue
         n_ok += 1
+        n_faces += len(faces)
         ms = (time.perf_counter() - t0) * 1e3
         names = ", ".join(f.name for f in files)
         tqdm.write(f"{path}: {len(faces)} face{'s' if len(faces) != 1 else ''} -> {out_dir}/ {names} ({ms:.0f} ms)")
@@ -196,5 +201,6 @@ def run(args: argparse.Namespace) -> int:
                 _show(images[0])
     bar.close()
     if len(paths) + len(failed) > 1:
-        print(f"{n_ok} ok, {len(codes)} failed", file=sys.stderr)
+        rate = len(paths) / max(time.perf_counter() - start, 1e-9)
+        print(summary_line(n_ok, len(codes), 0, n_faces, rate), file=sys.stderr)
     return codes[0] if codes else 0

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import OutputError, UsageError
 from ..facemodel import FaceModel
 from ..render.maps import UV_SIZE, depth_map, depth_to_uint16, uv_texture
-from ..render.outputs import IMAGE_KINDS, has_dense, render_kind, require_dense
+from ..render.outputs import DENSE_KINDS, IMAGE_KINDS, has_dense, render_kind, require_dense
 from .atomic import TMP_PREFIX, atomic_path, write_text
 
 MESH_KINDS = {"ply": ".ply", "obj": ".obj", "glb": ".glb"}
@@ -213,6 +213,16 @@ def check_extras(kinds: Sequence[str]) -> None:
     except ImportError as exc:
         raise OutputError(f"glb export needs trimesh and Pillow ({exc.name} is missing): "
                           "pip install 'tddfa[mesh]'") from None
+
+
+def require_dense_kinds(kinds: Sequence[str], model: FaceModel) -> None:
+    """:class:`UsageError` when ``kinds`` (``"vertices"`` counts too) need the dense face model that ``model``
+    lacks (a 68-keypoint model), before any file is written."""
+    dense_only = DENSE_KINDS | set(MESH_KINDS) | {"depth16", "depth_raw", "vertices"}
+    need = [k for k in kinds if k in dense_only]
+    if need and not has_dense(model):
+        raise UsageError(f"output(s) {', '.join(need)} need a dense face model, but model '{model.name}' has only "
+                         "68 keypoints (add --face-model bfm, or use the default model)")
 
 
 def planned_paths(kinds: Sequence[str], out_dir: str | Path, stem: str) -> list[Path]:
