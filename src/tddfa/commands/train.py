@@ -1,7 +1,7 @@
 """``tddfa train MODE``: train and ship models (``tddfa train-MODE`` is the same command).
 
-    tddfa train [regressor] --config configs/regressor-mb05-cpu.json [--out cache/recipes/NAME] [--resume] [--smoke]
-    tddfa train detector --config configs/detector-faceboxes.json [--resume] [--export]
+    tddfa train [regressor] --config configs/regressor-mb05.json --stage cpu [--out DIR] [--resume] [--smoke]
+    tddfa train detector --config configs/detector-faceboxes.json --stage stage1 [--resume] [--export]
     tddfa train export runs/NAME/best.pth --name tddfa_mb05 [--default]
     tddfa train eval runs/NAME/best.pth [...] --data cache/train/val.npz cache/train/val_profiles.npz
     tddfa train pack [--train cache/train/train.npz ...] [--out cache/gpu]   # compact copies for a lent GPU
@@ -27,8 +27,8 @@ def _train(args: argparse.Namespace) -> int:
         over["epochs"] = args.epochs
     if args.stop_after:
         over["stop_after_steps"] = args.stop_after
-    cfg = load_config(args.config, over or None)
-    out = Path(args.out or Path("runs") / (cfg["name"] + ("_smoke" if args.smoke else "")))
+    cfg = load_config(args.config, over or None, stage=args.stage)
+    out = Path(args.out or Path("cache") / "recipes" / (cfg["name"] + ("_smoke" if args.smoke else "")))
     if (out / "last.pth").exists() and not args.resume:
         from ..errors import InputError
 
@@ -139,8 +139,9 @@ def _models_dir() -> Path:
 
 def add_regressor_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``tddfa train [regressor]``."""
-    p.add_argument("--config", help="JSON or TOML config (e.g. configs/regressor-mb05.json); defaults otherwise")
-    p.add_argument("--out", help="run folder (default runs/<config name>)")
+    p.add_argument("--config", help="JSON or TOML config or recipe (e.g. configs/regressor-mb05.json); defaults otherwise")
+    p.add_argument("--stage", help="the stage of a staged recipe to run (the recipe's error lists them, in order)")
+    p.add_argument("--out", help="run folder (default cache/recipes/<config name>, where the next stage looks)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pth")
     p.add_argument("--smoke", action="store_true", help="a few steps on a few samples (tests)")
     p.add_argument("--threads", type=int, help="override the config's torch threads")

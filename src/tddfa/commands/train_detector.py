@@ -1,10 +1,10 @@
 """``tddfa train detector`` (also ``tddfa train detector``): train our FaceBoxes detector (resumable), or export a
 checkpoint to ship; registered by :mod:`.train`.
 
-    tddfa train detector --config configs/detector-faceboxes-stage1.json [--resume] [--max-steps N]
+    tddfa train detector --config configs/detector-faceboxes.json --stage stage1 [--resume] [--max-steps N]
     tddfa train detector --config configs/detector-faceboxes.json --export [--checkpoint best|last|FILE] [--out DIR]
-    tddfa train detector --config configs/detector-faceboxes.json --make-pools   # build the config's extra face pools
-    tddfa train detector --config configs/detector-faceboxes.json --make-teacher-boxes   # other faces in the crops
+    tddfa train detector --config configs/detector-faceboxes.json --stage stage1 --make-pools   # extra face pools
+    tddfa train detector --config configs/detector-faceboxes.json --stage stage2 --make-teacher-boxes   # other faces
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.config and not Path(args.config).exists():
         raise InputError(f"{args.config}: no such config file")
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, args.stage, default_last=args.export)
     if args.out_runs:
         cfg["out"] = args.out_runs
     if args.export:
@@ -57,7 +57,9 @@ HELP = "train (or export) our FaceBoxes face detector"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``tddfa train detector`` (also spelt ``tddfa train detector``)."""
-    p.add_argument("--config", default="configs/detector-faceboxes.json", help="JSON overriding the trainer defaults")
+    p.add_argument("--config", default="configs/detector-faceboxes.json",
+                   help="JSON config or staged recipe overriding the trainer defaults")
+    p.add_argument("--stage", help="the stage of a staged recipe (with --export: default the last)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pth")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many more steps")
     p.add_argument("--runs", dest="out_runs", default=None, help="override the run folder (config 'out')")

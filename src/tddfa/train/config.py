@@ -6,10 +6,10 @@ config into a run of a few seconds for tests.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 from ..errors import InputError
+from .recipe import read_recipe
 
 DEFAULTS: dict = {
     "name": "tddfa_mb05",
@@ -56,23 +56,10 @@ def _merge(base: dict, over: dict, path: str = "") -> dict:
     return out
 
 
-def load_config(path: str | Path | None, overrides: dict | None = None) -> dict:
-    """Read a config file (``.json`` or ``.toml``), merge it over :data:`DEFAULTS`, validate."""
-    raw: dict = {}
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise InputError(f"config not found: {p}")
-        text = p.read_text()
-        try:
-            if p.suffix == ".toml":
-                import tomllib  # Python >= 3.11
-
-                raw = tomllib.loads(text)
-            else:
-                raw = json.loads(text)
-        except (ValueError, ImportError) as exc:
-            raise InputError(f"{p}: cannot parse config ({exc})") from None
+def load_config(path: str | Path | None, overrides: dict | None = None, stage: str | None = None) -> dict:
+    """Read a config file (``.json`` or ``.toml``; ``stage`` of a staged recipe, :mod:`tddfa.train.recipe`),
+    merge it over :data:`DEFAULTS`, validate."""
+    raw = read_recipe(path, stage) if path is not None else {}
     cfg = _merge(DEFAULTS, raw)
     if overrides:
         cfg = _merge(cfg, overrides)

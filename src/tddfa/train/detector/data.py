@@ -104,10 +104,10 @@ class MosaicGenerator:
                  p_context: float = 0.0, p_occlude: float = 0.0):
         """``face_p (N,)``: probability of drawing each face (default uniform); ``n_background``: only the first
         that many crops give background pieces (the real photos, not crops whose borders were replicated);
-        ``p_group``: share of samples that are group photos (``_group``; 0 keeps the older configs' images);
+        ``p_group``: share of samples that are group photos (``_group``; 0: none);
         ``p_context``: share of pasted faces cut to a random window around the face (``_context_window``);
-        ``p_occlude``: share of faces given a face-free patch over the top of the head (``_occlude``). Both 0
-        (every older config) draw the same images as before."""
+        ``p_occlude``: share of faces given a face-free patch over the top of the head (``_occlude``); 0: faces
+        pasted whole, unoccluded."""
         self.pool, self.size, self.seed = pool, size, seed
         self.face_p = None if face_p is None else np.asarray(face_p, np.float64) / np.sum(face_p)
         self.n_background = len(pool) if n_background is None else int(n_background)

@@ -71,10 +71,14 @@ DEFAULTS = {
 }
 
 
-def load_config(path: str | Path | None) -> dict:
+def load_config(path: str | Path | None, stage: str | None = None, default_last: bool = False) -> dict:
+    """The trainer defaults updated with the config at ``path`` (``stage`` of a staged recipe,
+    :mod:`tddfa.train.recipe`)."""
+    from ..recipe import read_recipe
+
     cfg = dict(DEFAULTS)
     if path:
-        cfg.update(json.loads(Path(path).read_text()))
+        cfg.update(read_recipe(path, stage, default_last=default_last))
     return cfg
 
 
