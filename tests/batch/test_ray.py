@@ -76,3 +76,23 @@ def test_a_two_node_cluster_gives_the_local_rows(job, tmp_path):
         cluster.shutdown()
     assert len(nodes) == 2 and len(set(nodes)) == 2  # one actor per node (the cluster's 2 CPUs)
     assert (rows(tmp_path / "ray"), errors(tmp_path / "ray")) == job and s.failed == len(BAD)
+
+
+def test_an_address_where_no_cluster_answers_fails_at_once():
+    import socket
+
+    from tddfa.batch.ray_engine import check_reachable
+    from tddfa.errors import UsageError
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UsageError, match="no Ray cluster answers there"):
+        check_reachable(f"127.0.0.1:{port}")
+    with pytest.raises(UsageError, match="expected auto, HOST:PORT"):
+        check_reachable("somewhere")
+    check_reachable("auto")  # Ray's own lookup
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        check_reachable(f"ray://127.0.0.1:{s.getsockname()[1]}")

@@ -48,6 +48,22 @@ class _Worker:
         return [self.processor(item) for item in items]
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``HOST:PORT`` or ``ray://HOST:PORT`` address that accepts no TCP connection within ``timeout`` s is a
+    :class:`UsageError` at once (Ray itself retries a dead address for minutes). ``auto`` is Ray's to resolve."""
+    import socket
+
+    if address == "auto":
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--ray {address}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc})") from None
+
+
 def import_ray():
     try:
         import ray
@@ -77,6 +93,7 @@ class RayEngine:
             if self.address in (None, "local"):
                 ray.init(num_cpus=(self.workers or 1) * self.threads, **kw)
             else:
+                check_reachable(self.address)
                 try:
                     ray.init(address=self.address, **kw)
                 except (ConnectionError, RuntimeError, ValueError) as exc:
