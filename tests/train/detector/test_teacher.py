@@ -57,8 +57,8 @@ def test_mosaics_ignore_other_faces_and_never_use_them_as_background():
         assert green <= 0.15 * area + 1
 
 
-def test_generator_without_teacher_boxes_is_unchanged(rng):
-    """Configs without ``teacher_boxes`` draw exactly the same images as before."""
+def test_empty_teacher_boxes_change_nothing(rng):
+    """Empty teacher boxes draw exactly the images of a pool without any."""
     a = MosaicGenerator(_pool(np.random.default_rng(1)), size=96, seed=5)
     b = MosaicGenerator(_pool(np.random.default_rng(1), others=[np.zeros((0, 4), np.float32)] * 6), size=96, seed=5)
     for i in range(5):

@@ -121,7 +121,7 @@ def test_context_window_keeps_the_face_and_cuts_the_crop_edge_at_random(rng):
         assert m[y0 + 1:y1 - 1, x0 + 1:x1 - 1].min() == 1  # the face box is always pasted
         cols = np.flatnonzero(m.max(0))
         widths.append(cols[-1] - cols[0] + 1)
-    assert np.std(widths) > 5 and min(widths) < 120  # the paste's edge is no longer at one distance from the face
+    assert np.std(widths) > 5 and min(widths) < 120  # the paste's edge lies at varying distances from the face
 
 
 def test_occluder_stays_above_most_of_the_face(rng):
