@@ -152,3 +152,38 @@ def test_a_file_without_read_permission_is_unreadable(media, tmp_path, monkeypat
     finally:
         (media / "a" / "face.jpg").chmod(0o644)
     assert [e["reason"] for e in errors(tmp_path / "out")] == ["unreadable"]
+
+
+def test_a_pool_that_broke_before_a_submit_takes_the_item_again(monkeypatch, tmp_path):
+    # a worker can die between two results: the next submit then raises instead of returning a future
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from tddfa.batch import local
+    from tddfa.batch.inputs import Item
+
+    pools = []
+
+    class Pool:
+        def __init__(self, broken: bool):
+            self.broken = broken
+
+        def submit(self, fn, item):
+            if self.broken:
+                raise BrokenProcessPool("a child process terminated abruptly")
+            f = Future()
+            f.set_result(("done", item.index))
+            return f
+
+        def shutdown(self, wait=True, cancel_futures=False):
+            pass
+
+    def new_pool(self):
+        pools.append(Pool(broken=not pools))  # the first pool is broken from the start
+        return pools[-1]
+
+    monkeypatch.setattr(local.LocalEngine, "_new_pool", new_pool)
+    engine = LocalEngine(spec(tmp_path / "out"), workers=2)
+    out = list(engine._pool(iter([Item(index=i, item=f"x{i}.jpg") for i in range(5)])))
+    assert sorted(out) == [("done", i) for i in range(5)]
+    assert engine.deaths == 1 and engine.resubmitted == 1 and len(pools) == 2

@@ -70,23 +70,31 @@ class LocalEngine:
         feed = Feed(items, "local")
         pool = self._new_pool()
         pending: dict[Future, Item] = {}
+        carry: list[Item] = []  # taken from the feed when the pool had broken already: resubmitted with the rest
         try:
             while True:
-                while len(pending) < limit and feed.more:
+                while not carry and len(pending) < limit and feed.more:
                     item = feed.next()
                     if item is None:
                         break
-                    pending[pool.submit(_process, item)] = item
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                lost = []
-                for fut in done:
-                    item = pending.pop(fut)
                     try:
-                        yield fut.result()
-                    except BrokenProcessPool:
-                        lost.append(item)
+                        pending[pool.submit(_process, item)] = item
+                    except BrokenProcessPool:  # a worker died since the last result
+                        carry.append(item)
+                if not pending and not carry:
+                    break
+                lost = []
+                if pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        item = pending.pop(fut)
+                        try:
+                            yield fut.result()
+                        except BrokenProcessPool:
+                            lost.append(item)
+                if carry and (lost or not pending):
+                    lost += carry
+                    carry.clear()
                 if lost:
                     # every future still pending is lost with the pool: a new pool takes them all again
                     lost += pending.values()
