@@ -12,8 +12,14 @@ the threshold of the ``eval.detection`` grid with the largest F1 at IoU 0.4, tie
 
 ``--rescore`` chooses the second look (``detect.retinaface.Rescore``) the same way, jointly with the threshold:
 the (threshold, floor, zoom side) of thresholds 0.4-0.8, floors 0.1 / 0.2 and sides 48 / 64 px with the largest
-F1, ties to the higher threshold, then the higher floor (fewer second looks); the cut-out size (160 px), the
-number of second looks (8) and the least zoom (1.5x) are fixed beforehand.
+F1, ties to the higher threshold, then the higher floor (fewer second looks); the cut-out size (160 px) and the
+least zoom (1.5x) are fixed beforehand, the number of second looks is ``Rescore``'s (``--most`` chooses it).
+
+``--most K...`` chooses the second look jointly with how many unsure boxes get it (``Rescore.most``), on the scenes
+and on the folders of ``--photos``: the (threshold, floor, side, K) of the grid above and these K with the largest
+mean F1 over the sets, ties to the higher threshold, the higher floor, then the smaller K. ``--photos`` takes real photos of any size (public sample photos of
+face-analysis repositories: group photos, crowds); their teachers run at full resolution when the longer side is
+1,000 px or more (2x upscaled below that, as for the scenes).
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from tddfa.detect.retinaface import Rescore
 from tddfa.eval.detection import CURVE_THRESHOLDS, match_detections
 
 MIN_SIDE, TEACHER_SCORE, LOOSE_SCORE = 20.0, 0.8, 0.3
+GRID = [(t, floor, side) for t in (0.4, 0.5, 0.6, 0.7, 0.8) for floor in (0.1, 0.2) for side in (48.0, 64.0)]
 
 
 def yunet_boxes(yuface, img: np.ndarray, conf: float) -> np.ndarray:
@@ -43,11 +50,12 @@ def yunet_boxes(yuface, img: np.ndarray, conf: float) -> np.ndarray:
 def pseudo_labels(teacher, yuface, img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(must (G, 4), loose (L, 4))`` in original pixels: agreed faces >= MIN_SIDE, and everything else that
     either teacher reports at > LOOSE_SCORE (detections there are ignored)."""
-    big = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    f = 2.0 if max(img.shape[:2]) < 1000 else 1.0  # large photos: their own pixels are enough for the teachers
+    big = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC) if f != 1.0 else img
     r = teacher(big, score_threshold=LOOSE_SCORE)
-    r[:, :4] /= 2
+    r[:, :4] /= f
     y = yunet_boxes(yuface, big, LOOSE_SCORE)
-    y[:, :4] /= 2
+    y[:, :4] /= f
     rs, ys = r[r[:, 4] > TEACHER_SCORE], y[y[:, 4] > TEACHER_SCORE]
     agreed = rs[(iou_matrix(rs[:, :4], ys[:, :4]) >= 0.5).any(1)] if len(rs) and len(ys) else rs[:0]
     side = ((agreed[:, 2] - agreed[:, 0]) + (agreed[:, 3] - agreed[:, 1])) / 2
@@ -76,6 +84,9 @@ def main() -> int:
     ap.add_argument("--yuface-path", required=True, help="folder that yuface was installed into (--target)")
     ap.add_argument("--json", help="write the curve and the choice as JSON")
     ap.add_argument("--rescore", action="store_true", help="also choose the second look's floor and zoom side")
+    ap.add_argument("--most", type=int, nargs="+", metavar="K",
+                    help="choose the second look jointly with Rescore.most among these, on the scenes and --photos")
+    ap.add_argument("--photos", nargs="*", default=[], metavar="DIR", help="more photo folders for --most")
     args = ap.parse_args()
     sys.path.insert(0, args.yuface_path)
     import yuface
@@ -95,11 +106,9 @@ def main() -> int:
     out = {"curve": rows}
     if args.rescore:
         grid = []
-        for t in (0.4, 0.5, 0.6, 0.7, 0.8):
-            for floor in (0.1, 0.2):
-                for side in (48.0, 64.0):
-                    det = load_detector("default", score_threshold=t, rescore=Rescore(floor=floor, upper=t, side=side))
-                    grid.append({**score([det(im) for im in imgs], must, loose, t), "floor": floor, "side": side})
+        for t, floor, side in GRID:
+            det = load_detector("default", score_threshold=t, rescore=Rescore(floor=floor, upper=t, side=side))
+            grid.append({**score([det(im) for im in imgs], must, loose, t), "floor": floor, "side": side})
         pick = max(grid, key=lambda r: (round(r["f1"], 6), r["threshold"], r["floor"]))
         print(f"{'threshold':>9}  {'floor':>5}  {'side':>4}  {'recall %':>8}  {'precision %':>11}  {'F1':>6}  {'false':>5}")
         for r in grid:
@@ -107,6 +116,29 @@ def main() -> int:
                   f"{r['precision']:>11.2f}  {r['f1']:>6.2f}  {r['false']:>5d}")
         print(f"chosen with the second look: threshold {pick['threshold']}, floor {pick['floor']}, side {pick['side']:.0f}")
         out["rescore_grid"], out["rescore_chosen"] = grid, pick
+    if args.most:
+        sets = {"scenes": (imgs, must, loose)}
+        for folder in args.photos:
+            ph = [cv2.imread(str(p)) for p in sorted(Path(folder).glob("*.jpg"))]
+            labels = [pseudo_labels(teacher, yuface, im) for im in ph]
+            sets[folder] = (ph, [g for g, _ in labels], [lo for _, lo in labels])
+        for name, (ims, g, _) in sets.items():
+            print(f"{name}: {len(ims)} photos, {sum(len(x) for x in g)} pseudo-labelled faces")
+        table = []
+        for t, floor, side in GRID:
+            for k in args.most:
+                det = load_detector("default", score_threshold=t,
+                                    rescore=Rescore(floor=floor, upper=t, side=side, most=k))
+                per = {n: score([det(im) for im in ims], g, lo, t) for n, (ims, g, lo) in sets.items()}
+                table.append({"threshold": t, "floor": floor, "side": side, "most": k, "sets": per,
+                              "mean_f1": float(np.mean([r["f1"] for r in per.values()]))})
+                cells = "  ".join(f"F1 {v['f1']:.2f} (R {v['recall']:.2f})" for v in per.values())
+                print(f"threshold {t:.2f} floor {floor:.2f} side {side:.0f} most {k:>3}: mean F1 "
+                      f"{table[-1]['mean_f1']:.2f}  {cells}", flush=True)
+        pick = max(table, key=lambda r: (round(r["mean_f1"], 6), r["threshold"], r["floor"], -r["most"]))
+        print(f"chosen jointly: threshold {pick['threshold']}, floor {pick['floor']}, side {pick['side']:.0f}, "
+              f"second looks {pick['most']}")
+        out["joint_grid"], out["joint_chosen"] = table, {k: pick[k] for k in ("threshold", "floor", "side", "most")}
     best = max(rows, key=lambda r: (round(r["f1"], 6), r["threshold"]))
     print(f"{len(paths)} scenes, {rows[0]['faces']} pseudo-labelled faces of side >= {MIN_SIDE:.0f} px")
     print(f"{'threshold':>9}  {'recall %':>8}  {'precision %':>11}  {'F1':>6}  {'false':>5}")

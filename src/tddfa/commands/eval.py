@@ -206,7 +206,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads (default 1)")
     p.add_argument("--repeats", type=int, default=20, help="timed runs for the 720p latency")
     p.add_argument("--input-size", type=size, metavar="WxH",
-                   help="cap on the network input (downscale only; default: the model's, 1080x720)")
+                   help="cap on the network input (downscale only; default: the detector's own, 416x416 for "
+                        "retinaface)")
     p.add_argument("--flip", action="store_true",
                    help="evaluate the detector with its mirrored pass and box voting (CLI --det-flip); the reference "
                         "of --compare-reference keeps its single pass")
