@@ -46,3 +46,12 @@ def test_cached_onnx_exports_once_per_content(tmp_path, monkeypatch):
     assert registry.cached_onnx(pth, "kind", export, "_g1") != a and len(calls) == 2
     with pytest.raises(ModelNotAvailableError):
         registry.cached_onnx(tmp_path / "missing.pth", "kind", export)
+
+
+def test_an_onnx_path_loads_the_network_it_holds():
+    from tddfa.detect import FaceBoxesDetector, RetinaFaceDetector
+    from tddfa.detect.provision import fetch_retinaface
+
+    retina = registry.load_detector(str(fetch_retinaface(quiet=True)))
+    assert type(retina) is RetinaFaceDetector and type(registry.load_detector("retinaface")) is RetinaFaceDetector
+    assert type(registry.load_detector(str(registry.MODELS_DIR / "faceboxes.onnx"))) is FaceBoxesDetector

@@ -110,14 +110,13 @@ def fp32_originals(cfg: dict) -> dict:
         src = js.get("quantized_from", {}).get("model")
         if not src:
             if not required:
-                return None
+                return str(onnx)
             raise TddfaError(f"{onnx.name} is not an INT8 copy (no quantized_from in its .json)")
         return to_onnx(onnx, src)
 
     reg = origin(Path(resolve_regressor(cfg["regressor"]).onnx), lambda p, m: m)
-    # an FP32 detector is its own baseline, named by its spec (a path alone would not say which network it is)
     det = origin(Path(load_detector(cfg["detector"]).onnx_path),
-                 lambda p, m: str(p.with_name(Path(m).with_suffix(".onnx").name)), required=False) or cfg["detector"]
+                 lambda p, m: str(p.with_name(Path(m).with_suffix(".onnx").name)), required=False)
     return {"regressor": reg, "detector": det}
 
 

@@ -176,6 +176,16 @@ def _detector_settings(onnx: Path) -> dict:
     return out
 
 
+def _is_retinaface(onnx: Path) -> bool:
+    """A RetinaFace graph (outputs ``loc``, ``conf``, ``landmarks``) rather than FaceBoxes (``loc``, ``score``)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # only the output names are read
+    sess = ort.InferenceSession(str(onnx), so, providers=["CPUExecutionProvider"])
+    return {o.name for o in sess.get_outputs()} >= {"loc", "conf"}
+
+
 def shipped_detectors() -> list[str]:
     """Names of the detector ONNX files in :data:`MODELS_DIR`."""
     return sorted(q.stem for q in MODELS_DIR.glob("faceboxes*.onnx"))
@@ -219,6 +229,10 @@ def load_detector(spec: str | Path | Callable | None = "default", threads: int =
         if p.suffix == ".onnx":
             if not p.exists():
                 raise ModelNotAvailableError(f"detector model not found: {p}")
+            if _is_retinaface(p):
+                from ..detect.retinaface import RetinaFaceDetector
+
+                return RetinaFaceDetector(p, threads=threads, **overrides)
             onnx = p
         elif p.suffix in (".pth", ".pt"):
             onnx = cached_onnx(p, "detectors-ema", faceboxes_to_onnx, f"_g{DETECTOR_GRAPH}")
