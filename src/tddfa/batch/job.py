@@ -62,24 +62,21 @@ def run_job(inputs: Sequence[str], out_dir: str | Path, engine, settings: dict, 
     ledger.open(settings)
     summary = Summary()
     try:
+        def to_run(item) -> bool:
+            state = ledger.state(item)
+            return state is None or (state == "failed" and retry_failed)
+
         todo = 0
         for item in iter_items(inputs, out_dir):  # plan: nothing kept, just counted
-            state = ledger.state(item)
-            if state is None or (state == "failed" and retry_failed):
+            if to_run(item):
                 todo += 1
             else:
                 summary.skipped += 1
 
-        def pending():
-            for it in iter_items(inputs, out_dir):
-                st = ledger.state(it)
-                if st is None or (st == "failed" and retry_failed):
-                    yield it
-
         progress = Progress(todo, quiet=quiet, interval=progress_interval)
         last = progress.start
         try:
-            for result in engine.run(pending()):
+            for result in engine.run(it for it in iter_items(inputs, out_dir) if to_run(it)):
                 if result.status == "ok":
                     ledger.commit_ok(result.item, result.payload)
                 else:

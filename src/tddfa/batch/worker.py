@@ -72,16 +72,12 @@ def _one_line(text: object) -> str:
 
 def _precheck(path: Path) -> None:
     """The cheap checks that name a reason before any decoding."""
-    if path.suffix.lower() not in MEDIA_SUFFIXES:
-        if path.is_dir():
-            raise ItemFailed("unsupported", f"{path}: is a folder")
-        if not os.path.lexists(path):
-            raise ItemFailed("missing", f"{path}: no such file")
-        raise ItemFailed("unsupported", f"{path}: not an image or video file ({path.suffix or 'no suffix'})")
-    if not os.path.exists(path):
-        raise ItemFailed("missing", f"{path}: no such file")
     if path.is_dir():
         raise ItemFailed("unsupported", f"{path}: is a folder")
+    if not os.path.lexists(path) or (path.suffix.lower() in MEDIA_SUFFIXES and not path.exists()):
+        raise ItemFailed("missing", f"{path}: no such file")
+    if path.suffix.lower() not in MEDIA_SUFFIXES:
+        raise ItemFailed("unsupported", f"{path}: not an image or video file ({path.suffix or 'no suffix'})")
     try:  # opening is the only sure test (permissions, ACLs, a dead network mount)
         with open(path, "rb"):
             pass

@@ -14,7 +14,7 @@ import sys
 
 from ..errors import INTERRUPTED_EXIT_CODE, UsageError
 from ..io.writers import ALL_KINDS, check_extras, check_kinds, prepare_out_dir
-from .image import MODEL_OPTIONS, _make_aligner, add_aligner_options, split_kinds
+from .image import _make_aligner, add_aligner_options, aligner_option_names, split_kinds
 from .options import count
 
 FAILED_EXIT_CODE = 1
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     check_extras(kinds)
     check_inputs(inputs)
     out_dir = prepare_out_dir(args.out, hint=" (--out names the output folder)")
-    model_args = argparse.Namespace(**{k: getattr(args, k) for k in MODEL_OPTIONS})
+    model_args = argparse.Namespace(**{k: getattr(args, k) for k in aligner_option_names()})
     settings = {"inputs": [os.path.abspath(s) for s in inputs], "kinds": kinds, "every": args.every,
                 "vertices": args.vertices, "dense": args.dense,
                 **{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(model_args).items() if k != "threads"}}

@@ -30,13 +30,9 @@ from .options import add_model_options, build_aligner, count
 
 DEFAULT_KINDS = ["composite", "json"]
 DEFAULT_OUT = "tddfa_out"
-# the options add_aligner_options defines and _make_aligner reads (``batch`` hands them to its workers)
-MODEL_OPTIONS = ("model", "detector", "reference", "fast", "det_size", "threads", "crops", "refine", "face_model",
-                 "det_flip", "max_faces")
-
-
 def add_aligner_options(p: argparse.ArgumentParser) -> None:
-    """The model, detector and speed options of ``image`` (:data:`MODEL_OPTIONS`; ``batch`` shares them)."""
+    """The model, detector and speed options of ``image``, which :func:`_make_aligner` reads (``batch`` shares
+    them; :func:`aligner_option_names`)."""
     add_model_options(p, det_size_help="default 416x416 (docs/models.md)", refine=True,
                       crops_help="crops per face: 1 (default, fastest) or 3 (the mean of the ROI and two shifted "
                                  "copies: steadier and slightly more accurate on our validation; the video default)")
@@ -65,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", action="store_true", help="accepted for compatibility: inference always uses ONNX Runtime")
     p.add_argument("--show", action="store_true", help="also display the first image output (needs a display)")
     p.set_defaults(func=run)
+
+
+def aligner_option_names() -> tuple[str, ...]:
+    """The ``argparse`` names of :func:`add_aligner_options` (``batch`` hands only these to its workers)."""
+    p = argparse.ArgumentParser(add_help=False)
+    add_aligner_options(p)
+    return tuple(vars(p.parse_args([])))
 
 
 def _expand(inputs: list[str]) -> tuple[list[Path], list[InputError]]:
