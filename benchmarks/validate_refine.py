@@ -7,7 +7,7 @@ replicated borders so the detector sees a face in a frame). For each refine coun
 annotated tight 68-point box (IoU >= 0.3); NME = mean 2D landmark error / sqrt(w * h) of that box, in %, over the
 faces every setting found (so the settings are compared on the same faces); the faces each setting lost are counted.
 
-Usage: ``python benchmarks/validate_refine.py [--model default] [--refine 0 1 2] [--step 1]``
+Usage: ``python benchmarks/validate_refine.py [--model default] [--refine 0 1 2] [--flip 0 1] [--step 1]``
 """
 from __future__ import annotations
 
@@ -62,21 +62,25 @@ def main() -> None:
     ap.add_argument("--profiles", default="cache/train/val_profiles.npz")
     ap.add_argument("--model", default="default")
     ap.add_argument("--refine", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--flip", type=int, nargs="+", default=[0], choices=(0, 1),
+                    help="FaceAligner(flip=...): 1 also regresses each crop mirrored")
     ap.add_argument("--step", type=int, default=1, help="every STEP-th face")
     args = ap.parse_args()
     sets = face_sets(args.data_300w, args.profiles, args.step)
-    nme = {(r, name): run(FaceAligner(model=args.model, refine=r), faces)
-           for r in args.refine for name, faces in sets.items()}
-    means = {r: [] for r in args.refine}
+    settings = [(r, f) for r in args.refine for f in args.flip]
+    nme = {(s, name): run(FaceAligner(model=args.model, refine=s[0], flip=bool(s[1])), faces)
+           for s in settings for name, faces in sets.items()}
+    means = {s: [] for s in settings}
     for name, faces in sets.items():
-        both = np.all([np.isfinite(nme[r, name]) for r in args.refine], axis=0)
-        for r in args.refine:
-            v = nme[r, name]
-            means[r].append(float(v[both].mean()))
-            print(f"{name}: refine {r}: NME {v[both].mean():.3f} % on the {both.sum()} faces all settings found "
-                  f"(median {np.median(v[both]):.3f}); not found {int((~np.isfinite(v)).sum())} of {len(v)}", flush=True)
-    for r in args.refine:
-        print(f"refine {r}: mean of the sets {np.mean(means[r]):.3f} %")
+        both = np.all([np.isfinite(nme[s, name]) for s in settings], axis=0)
+        for s in settings:
+            v = nme[s, name]
+            means[s].append(float(v[both].mean()))
+            print(f"{name}: refine {s[0]} flip {s[1]}: NME {v[both].mean():.3f} % on the {both.sum()} faces all "
+                  f"settings found (median {np.median(v[both]):.3f}); not found {int((~np.isfinite(v)).sum())} of "
+                  f"{len(v)}", flush=True)
+    for s in settings:
+        print(f"refine {s[0]} flip {s[1]}: mean of the sets {np.mean(means[s]):.3f} %")
 
 
 if __name__ == "__main__":

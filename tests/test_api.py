@@ -28,7 +28,7 @@ def test_three_crops_give_the_mean_of_the_crops_in_the_rois_frame(bfm, img):
     expected = (p[0] + reframe_params(p[1:2], shifted[:1], ROI)[0] + reframe_params(p[2:3], shifted[1:], ROI)[0]) / 3
     np.testing.assert_allclose(face.params, expected, rtol=1e-5, atol=1e-5)
     assert 0 < face.disagreement < 0.08  # a real face: the two shifted crops agree
-    single = FaceAligner(detector=lambda im: np.zeros((0, 5)), crops=1).align(img, rois=ROI)[0]
+    single = FaceAligner(detector=lambda im: np.zeros((0, 5)), crops=1, flip=False).align(img, rois=ROI)[0]
     np.testing.assert_allclose(single.params, p[0], rtol=1e-6)
     assert np.isnan(single.disagreement)
     # the mean differs from one crop, but only a little (same face)
@@ -186,7 +186,8 @@ def test_bad_boxes_and_landmarks_are_clear_errors(plain, img, kw, words):
 
 
 @pytest.mark.parametrize("kw", [{"refine": -1}, {"refine": 0.5}, {"threads": 0}, {"threads": True}, {"crops": 2},
-                                {"max_faces": 0}, {"verify": float("nan")}])
+                                {"max_faces": 0}, {"verify": float("nan")}, {"flip": "yes"},
+                                {"flip": True, "crops": 3}])
 def test_bad_constructor_options_are_usage_errors(bfm, kw):
     from tddfa import FaceAligner
     from tddfa.errors import UsageError
@@ -216,3 +217,36 @@ def test_list_models_names_resolve():
     assert "retinaface" in names["detectors"] and "faceboxes" in names["detectors"]
     for n in names["regressors"]:
         assert resolve_regressor(n).onnx.exists()
+
+
+def test_flip_answers_the_mirrored_image_with_the_mirrored_face(bfm, img):
+    """With ``flip`` the answer is the mean over the crop and its mirror image, so the mirrored photo (and ROI) gives
+    the mirrored landmarks, left and right swapped, up to the 3DMM's own asymmetry; one crop alone is less
+    symmetric."""
+    from tddfa import FaceAligner
+    from tddfa.train.fitting import FLIP_PERM
+
+    w = img.shape[1]
+    mirrored_img = np.ascontiguousarray(img[:, ::-1])
+    mirrored_roi = np.array([[w - ROI[0, 2], ROI[0, 1], w - ROI[0, 0], ROI[0, 3]]])
+    side = ROI[0, 2] - ROI[0, 0]
+    err = {}
+    for flip in (False, True):
+        al = FaceAligner(detector=lambda im: np.zeros((0, 5)), flip=flip)
+        a = al.align(img, rois=ROI)[0].landmarks_2d
+        b = al.align(mirrored_img, rois=mirrored_roi)[0].landmarks_2d[FLIP_PERM]
+        b[:, 0] = w - 1 - b[:, 0]
+        err[flip] = np.linalg.norm(a - b, axis=1).mean() / side
+    assert err[True] < 0.004, err
+    assert err[True] < err[False] / 2, err
+
+
+def test_flip_needs_a_dense_face_model(reference_dir):
+    """3DDFA_V2's weights come with a 68-point model: no mirrored crop by default, and asking for one is an error."""
+    from tddfa import FaceAligner
+    from tddfa.errors import UsageError
+
+    spec = f"reference:{reference_dir}"
+    assert not FaceAligner(model=spec, detector=lambda im: np.zeros((0, 5))).flip
+    with pytest.raises(UsageError, match="dense face model"):
+        FaceAligner(model=spec, detector=lambda im: np.zeros((0, 5)), flip=True)

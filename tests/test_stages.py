@@ -34,11 +34,12 @@ def test_reconstruct_is_the_model_then_the_crop_to_image_mapping(bfm):
 
 def test_aligner_faces_are_the_stage_functions(bfm, aligner):
     from tddfa.face import faces_from_params
-    from tddfa.runtime.regressor import regress
+    from tddfa.stages import regress_mirrored
 
     img = read_image(EXAMPLE)
     face = aligner.align(img, rois=ROI)[0]
-    params = regress(aligner.regressor, img, ROI)
+    assert aligner.flip  # the default with one crop
+    params = regress_mirrored(aligner.regressor, aligner.face_model, img, ROI)
     np.testing.assert_allclose(face.params, params[0], rtol=1e-6)
     again = faces_from_params(aligner.face_model, params, ROI)[0]
     np.testing.assert_allclose(face.landmarks_3d, again.landmarks_3d, rtol=1e-6)

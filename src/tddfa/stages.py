@@ -2,7 +2,8 @@
 benchmarks (so a benchmark times what users run):
 
 detections ``(N, 5)`` -> :func:`keep_detections` -> :func:`rois_from_boxes` ``(N, 4)`` -> crop + regress
-(:func:`tddfa.runtime.regressor.regress`, ``(N, 62)``; :func:`regress_three` for three crops per face) ->
+(:func:`tddfa.runtime.regressor.regress`, ``(N, 62)``; :func:`regress_mirrored` with the mirrored crop,
+:func:`regress_three` for three crops per face) ->
 :func:`tddfa.reconstruct.reconstruct` (image-frame points) -> :func:`tddfa.face.faces_from_params`.
 The face/no-face and tracking checks: :func:`recrop_disagreement`, :func:`regress_with_recrop`.
 """
@@ -14,7 +15,8 @@ import numpy as np
 
 from .checks import usable
 from .facemodel import FaceModel
-from .geometry import roi_from_box, roi_from_landmarks
+from .facemodel.mirror import mirror_params, model_mirror
+from .geometry import crop_faces, roi_from_box, roi_from_landmarks
 from .geometry.camera import reframe_params
 from .geometry.consistency import pair_rois, recrop_rois, tracking_signals
 from .reconstruct import reconstruct
@@ -49,6 +51,19 @@ def refine_rois(landmarks: np.ndarray, rois: np.ndarray, shape: tuple[int, ...])
     wild = ~usable(new, shape)
     new[wild] = np.asarray(rois, np.float64)[wild]
     return new
+
+
+def regress_mirrored(regressor: Regressor, face_model: FaceModel, image: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    """Each face regressed from its crop and from the crop mirrored left-right, in one batch: ``(N, 62)`` mean
+    parameters in the frame of ``rois`` ``(N, 4)`` (the mirrored face's parameters mapped back by
+    :func:`tddfa.facemodel.mirror.mirror_params`)."""
+    rois = np.asarray(rois, np.float64).reshape(-1, 4)
+    n, size = len(rois), regressor.input_size
+    crops = crop_faces(image, rois, size)
+    p = regressor(np.concatenate([crops, crops[:, :, ::-1]]))
+    r = np.round(rois)
+    back = mirror_params(p[n:], model_mirror(face_model), r[:, 2] - r[:, 0], size)
+    return ((p[:n] + back) / 2).astype(np.float32)
 
 
 def regress_three(regressor: Regressor, face_model: FaceModel, image: np.ndarray,

@@ -238,7 +238,7 @@ def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), b
         regressor, detector, refine = FAST["model"], FAST["detector"], FAST["refine"]
     cfg = resolve_models(reference, regressor, detector)
     if fast:
-        cfg["fast"] = True
+        cfg["fast"], cfg["flip"] = True, FAST["flip"]
         cfg["baseline_models"] = fp32_originals(cfg)
     if int8:
         log("quantizing the regressors to INT8 (cached after the first run)...")
@@ -262,6 +262,7 @@ def run_bench(reference: str | None = None, threads: tuple[int, ...] = (1, 2), b
     out["roofline"] = roofline(cfg, runs, threads)
     out["settings"]["rounds"] = rounds
     out["settings"]["refine"] = pipeline_refine(cfg)
+    out["settings"]["flip"] = cfg.get("flip", "default")
     return out
 
 

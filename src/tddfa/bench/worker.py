@@ -144,7 +144,7 @@ def run_stages(cfg: dict) -> dict:
     aligner = None
     try:
         no_det = (lambda img: np.zeros((0, 5), np.float32))
-        refine = {"refine": int(cfg["refine"])} if "refine" in cfg else {}
+        refine = {k: cfg[k] for k in ("refine", "flip") if k in cfg}  # FaceAligner's own defaults otherwise
         aligner = FaceAligner(model=fp32.get("regressor") or cfg["regressor"],
                               detector=det if det is not None else no_det, threads=threads, **refine)
         info["regressor"] = aligner.spec.name

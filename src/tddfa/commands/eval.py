@@ -31,6 +31,9 @@ def add_eval_model_args(p: argparse.ArgumentParser, pack: str, data_help: str) -
     p.add_argument("--crops", type=int, choices=(1, 3), default=None,
                    help="crops per face (FaceAligner's crops); default: the setting this benchmark measures for our "
                         "models (images: 1, video: 3), and 1 for --reference (3DDFA_V2's own protocol)")
+    p.add_argument("--no-flip", dest="flip", action="store_const", const=False, default=None,
+                   help="no mirrored crop (FaceAligner's flip; on by default for our models with one crop, off for "
+                        "--reference)")
 
 
 def crops_for(spec: str, args: argparse.Namespace, ours: int = 1) -> int:
@@ -61,11 +64,12 @@ def _aflw2000(args: argparse.Namespace) -> int:
         det_spec = f"reference:{args.reference}" if args.detector == "reference" else args.detector
     results = {}
     for name, spec in models.items():
+        chosen = choose_models(spec, refine=args.refine, flip=args.flip)
         aligner = FaceAligner(model=spec, detector=det_spec, threads=args.threads, crops=crops_for(spec, args),
-                              refine=choose_models(spec, refine=args.refine)["refine"])
+                              refine=chosen["refine"], flip=chosen["flip"])
         results[name] = aflw2000.evaluate(aligner, Path(args.data), limit=args.limit, progress=not args.quiet,
                                  detector=bool(args.detector))
-        results[name]["crops"] = aligner.crops
+        results[name]["crops"], results[name]["flip"] = aligner.crops, aligner.flip
         if args.detector:
             results[name]["refine"] = aligner.refine
     print(aflw2000.format_table(results))
@@ -123,8 +127,9 @@ def _detection(args: argparse.Namespace) -> int:
 def _stability(args: argparse.Namespace) -> int:
     if args.tune:
         spec = args.weights or (f"reference:{args.reference}" if args.reference else "default")
-        r = stability.tune_smoother(FaceAligner(model=spec, detector=lambda img: np.zeros((0, 5))), Path(args.tune),
-                          progress=not args.quiet)
+        # the smoother is tuned for the video pipeline's regressions, which have no mirrored crop
+        aligner = FaceAligner(model=spec, detector=lambda img: np.zeros((0, 5)), flip=False)
+        r = stability.tune_smoother(aligner, Path(args.tune), progress=not args.quiet)
         print(f"{'setting':<44} {'jitter_still %':>14} {'lag frames':>10} {'error_moving %':>14}")
         for k, v in sorted(r["settings"].items(), key=lambda kv: kv[1]["jitter_still"]):
             print(f"{k:<44} {v['jitter_still']:>14.4f} {v['lag']:>10.2f} {v['error_moving']:>14.4f}")
@@ -144,7 +149,8 @@ def _stability(args: argparse.Namespace) -> int:
     for name, spec in models.items():
         detector = load_detector(det_spec, threads=args.threads) if clips else None
         aligner = FaceAligner(model=spec, detector=detector, threads=args.threads,
-                              crops=crops_for(spec, args, ours=VIDEO_CROPS))
+                              crops=crops_for(spec, args, ours=VIDEO_CROPS),
+                              flip=choose_models(spec, flip=args.flip)["flip"])
         r = stability.synthetic_jitter(aligner, Path(args.data), n=args.n, frames=args.frames, seed=args.seed,
                              progress=not args.quiet)
         if clips:

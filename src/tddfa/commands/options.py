@@ -18,8 +18,8 @@ MODEL_HELP = "regressor: 'default', a shipped name (tddfa models list), a .onnx/
 DETECTOR_HELP = ("face detector: 'default' (RetinaFace), a shipped name (tddfa models list), 'haar' (OpenCV's cascade, "
                  "frontal faces only), 'reference:DIR' or a .onnx/.pth file")
 DET_SIZE_DEFAULT = "default: the detector's own (docs/models.md)"
-FAST_HELP = ("the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 with the default detector "
-             "(slightly less accurate, docs/models.md)")
+FAST_HELP = ("the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 --no-flip with the default "
+             "detector (slightly less accurate, docs/models.md)")
 
 
 def count(low: int) -> Callable[[str], int]:
@@ -67,7 +67,8 @@ size.__name__ = "WxH"
 
 def add_model_options(p: argparse.ArgumentParser, *, crops: int = 1, crops_help: str = "",
                       det_size_help: str = "", refine: bool = False, threads_type: Callable = count(1)) -> None:
-    """``--model``, ``--detector``, ``--reference``, ``--fast``, ``--det-size``, ``--threads`` and ``--crops`` (and
+    """``--model``, ``--detector``, ``--reference``, ``--fast``, ``--det-size``, ``--threads``, ``--crops`` and
+    ``--no-flip`` (and
     ``--refine`` with ``refine``) in a ``model`` group; :func:`build_aligner` reads them."""
     g = p.add_argument_group("model")
     g.add_argument("--model", default=None, metavar="SPEC", help=f"{MODEL_HELP} (default: 'default')")
@@ -81,6 +82,9 @@ def add_model_options(p: argparse.ArgumentParser, *, crops: int = 1, crops_help:
     g.add_argument("--crops", type=int, choices=(1, 3), default=crops,
                    help=crops_help or f"crops per face: 1 (fastest) or 3 (the mean of the ROI and two shifted copies: "
                                       f"steadier and slightly more accurate); default {crops}")
+    g.add_argument("--no-flip", dest="flip", action="store_const", const=False, default=None,
+                   help="regress each crop once, not also mirrored (faster, less accurate; the mirrored crop is on by "
+                        "default with --crops 1)")
     if refine:
         g.add_argument("--refine", type=count(0), default=None, metavar="N",
                        help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its "
@@ -101,7 +105,7 @@ def build_aligner(args: argparse.Namespace, **kw):
     from ..runtime import registry
 
     chosen = api.choose_models(args.model, args.detector, args.reference, getattr(args, "fast", False),
-                               getattr(args, "refine", None))
+                               getattr(args, "refine", None), flip=getattr(args, "flip", None))
     det_size, flip = getattr(args, "det_size", None), getattr(args, "det_flip", False)
     if det_size is not None or flip:
         chosen["detector"] = registry.load_detector(chosen["detector"], threads=args.threads, size=det_size, flip=flip)
