@@ -18,7 +18,7 @@ from ..eval import aflw2000, detection, stability
 from ..eval.common import write_results
 from ..geometry.consistency import VIDEO_CROPS
 from ..runtime.registry import load_detector
-from .options import DATA_ENV, REFERENCE_DIR_HELP, add_data_option, data_default, size
+from .options import DATA_ENV, REFERENCE_DIR_HELP, add_data_option, add_no_flip, data_default, size
 
 
 def add_eval_model_args(p: argparse.ArgumentParser, pack: str, data_help: str) -> None:
@@ -31,9 +31,7 @@ def add_eval_model_args(p: argparse.ArgumentParser, pack: str, data_help: str) -
     p.add_argument("--crops", type=int, choices=(1, 3), default=None,
                    help="crops per face (FaceAligner's crops); default: the setting this benchmark measures for our "
                         "models (images: 1, video: 3), and 1 for --reference (3DDFA_V2's own protocol)")
-    p.add_argument("--no-flip", dest="flip", action="store_const", const=False, default=None,
-                   help="no mirrored crop (FaceAligner's flip; on by default for our models with one crop, off for "
-                        "--reference)")
+    add_no_flip(p)
 
 
 def crops_for(spec: str, args: argparse.Namespace, ours: int = 1) -> int:

@@ -22,6 +22,14 @@ FAST_HELP = ("the fastest shipped setting: --model tddfa_mb05_int8 --refine 0 --
              "detector (slightly less accurate, docs/models.md)")
 
 
+def add_no_flip(p) -> None:
+    """``--no-flip`` (``args.flip``: ``False``, else ``None`` for :class:`tddfa.FaceAligner`'s default: the mirrored
+    crop with one crop per face, none with three or for 3DDFA_V2's weights)."""
+    p.add_argument("--no-flip", dest="flip", action="store_const", const=False, default=None,
+                   help="regress each crop once, not also mirrored (faster, less accurate; the mirrored crop is on by "
+                        "default with one crop per face, off for 3DDFA_V2's weights)")
+
+
 def count(low: int) -> Callable[[str], int]:
     """A whole number >= ``low``."""
     def parse(text: str) -> int:
@@ -82,9 +90,7 @@ def add_model_options(p: argparse.ArgumentParser, *, crops: int = 1, crops_help:
     g.add_argument("--crops", type=int, choices=(1, 3), default=crops,
                    help=crops_help or f"crops per face: 1 (fastest) or 3 (the mean of the ROI and two shifted copies: "
                                       f"steadier and slightly more accurate); default {crops}")
-    g.add_argument("--no-flip", dest="flip", action="store_const", const=False, default=None,
-                   help="regress each crop once, not also mirrored (faster, less accurate; the mirrored crop is on by "
-                        "default with --crops 1)")
+    add_no_flip(g)
     if refine:
         g.add_argument("--refine", type=count(0), default=None, metavar="N",
                        help="re-crop each face from its own landmarks N times (default 1; 0 for 3DDFA_V2 weights, its "
